@@ -1,0 +1,49 @@
+# Hookline — run `make help` for the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO          ?= go
+TOOLS       := $(CURDIR)/.tools/bin
+STATICCHECK := $(TOOLS)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+FAUXQS      := localstack/node_modules/.package-lock.json
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
+
+.PHONY: help build build-linux test lint vet demo bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build bin/hookline
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/hookline ./cmd/hookline
+
+build-linux: ## Build bin/linux/hookline for containers (docker-compose.yml mounts it)
+	CGO_ENABLED=0 GOOS=linux $(GO) build -ldflags '$(LDFLAGS)' -o bin/linux/hookline ./cmd/hookline
+
+$(FAUXQS): localstack/package.json localstack/package-lock.json
+	npm ci --prefix localstack --no-audit --no-fund
+	@touch $@
+
+$(STATICCHECK):
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+lint: vet $(STATICCHECK) ## gofmt, go vet and staticcheck
+	$(STATICCHECK) ./...
+
+test: lint $(FAUXQS) ## Lint, then every test with -race (integration tests start a local SQS themselves)
+	$(GO) test -race -count=1 -v ./...
+
+demo: build $(FAUXQS) ## End to end on a local SQS (grows with each issue; see README)
+	scripts/demo
+
+bench: ## Benchmarks (speed and memory targets)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean: ## Remove build outputs and installed tools
+	rm -rf bin .tools localstack/node_modules

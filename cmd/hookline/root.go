@@ -1,0 +1,101 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/lmittmann/tint"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/hookline/hookline/config"
+)
+
+// env is what commands get from the process: streams and environment.
+type env struct {
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	lookupEnv func(string) (string, bool)
+}
+
+// globalFlags are the flags every command takes.
+type globalFlags struct {
+	configPath string
+	overrides  config.Overrides
+	logLevel   string
+	logFormat  string
+}
+
+func newRoot(e *env) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "hookline",
+		Short: "Deliver Pusher-compatible webhooks reliably through AWS SQS",
+		Long: `Hookline delivers Pusher-compatible webhooks through AWS SQS.
+
+Configuration is a Sockudo config.json (--config). Environment overrides, highest
+precedence first: command-line flags, Sockudo's names (QUEUE_SQS_REGION,
+QUEUE_SQS_ENDPOINT_URL, WEBHOOK_BATCHING_ENABLED, ...), AWS names (AWS_REGION,
+AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL), then the file. App secrets may come from
+HOOKLINE_APP_<ID>_SECRET. AWS credentials come from the default chain.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", defaultConfigPath(e), "Sockudo-compatible config.json (env HOOKLINE_CONFIG)")
+	pf.StringVar(&g.overrides.Region, "region", "", "AWS region of the queues (beats QUEUE_SQS_REGION and AWS_REGION)")
+	pf.StringVar(&g.overrides.EndpointURL, "endpoint-url", "", "SQS endpoint, e.g. a LocalStack or fauxqs URL (beats QUEUE_SQS_ENDPOINT_URL and AWS_ENDPOINT_URL_SQS)")
+	pf.StringVar(&g.overrides.QueueURL, "queue-url", "", "main queue URL (beats queue.sqs.queue_url)")
+	pf.StringVar(&g.overrides.QueueName, "queue-name", "", "main queue name (beats queue.sqs.queue_name)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	pf.StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
+
+	root.AddCommand(newConfigCmd(e, g), newQueuesCmd(e, g))
+	return root
+}
+
+func defaultConfigPath(e *env) string {
+	if v, ok := e.lookupEnv("HOOKLINE_CONFIG"); ok && v != "" {
+		return v
+	}
+	return "config.json"
+}
+
+// loadConfig loads the config file with the process environment and flags.
+func (g *globalFlags) loadConfig(e *env) (*config.Config, error) {
+	return config.Load(g.configPath, config.Sources{LookupEnv: e.lookupEnv, ReadFile: os.ReadFile}, g.overrides)
+}
+
+// logger builds the process logger: tint on a terminal, JSON otherwise.
+func (g *globalFlags) logger(e *env) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, usageError{err}
+	}
+	format := strings.ToLower(g.logFormat)
+	if format == "auto" {
+		format = "json"
+		if f, ok := e.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "text":
+		return slog.New(tint.NewHandler(e.stderr, &tint.Options{Level: level})), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})), nil
+	default:
+		return nil, usageError{errUnknownLogFormat(g.logFormat)}
+	}
+}
+
+type errUnknownLogFormat string
+
+func (e errUnknownLogFormat) Error() string {
+	return "--log-format " + string(e) + ": use auto, text or json"
+}
