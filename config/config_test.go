@@ -93,7 +93,10 @@ func TestLoadSeedMixedExample(t *testing.T) {
 		t.Fatalf("webhooks = %d, want 3", len(hooks))
 	}
 	if hooks[1].Lambda == nil || hooks[1].Lambda.FunctionName != "handleClientEvents" {
-		t.Errorf("lambda_function not parsed: %+v", hooks[1].Lambda)
+		t.Fatalf("lambda_function not parsed: %+v", hooks[1].Lambda)
+	}
+	if hooks[1].Lambda.InvocationType != "Event" || hooks[1].Lambda.PayloadFormat != "pusher" {
+		t.Errorf("lambda_function defaults = %+v, want Event / pusher", *hooks[1].Lambda)
 	}
 	// lambda_function takes the worker's region, not Sockudo's fixed us-east-1.
 	if hooks[1].Lambda.Region != cfg.Queue.Region {
