@@ -40,9 +40,16 @@ With queue.sqs.fifo the pair is <name>.fifo and <name>-dlq.fifo, with
 DeduplicationScope=messageGroup and FifoThroughputLimit=perMessageGroupId.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger(e)
+			if err != nil {
+				return err
+			}
 			cfg, err := g.loadConfig(e)
 			if err != nil {
 				return err
+			}
+			for _, w := range cfg.Warnings {
+				log.Warn("config", "problem", w)
 			}
 			client, err := newSQSClient(cmd.Context(), cfg.Queue)
 			if err != nil {
@@ -66,6 +73,9 @@ DeduplicationScope=messageGroup and FifoThroughputLimit=perMessageGroupId.`,
 				return err
 			}
 			res.Print(e.stdout)
+			log.Info("queues ready", "queue", res.Main.Name, "dlq", res.DeadLetter.Name,
+				"created", boolCount(res.Main.Created)+boolCount(res.DeadLetter.Created),
+				"changed", len(res.Main.Changes)+len(res.DeadLetter.Changes))
 			return nil
 		},
 	}
@@ -76,4 +86,11 @@ DeduplicationScope=messageGroup and FifoThroughputLimit=perMessageGroupId.`,
 	f.BoolVar(&noSSE, "no-sse", false, "do not enable SQS-managed server-side encryption")
 	cmd.AddCommand(create)
 	return cmd
+}
+
+func boolCount(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -86,7 +86,7 @@ func (g *globalFlags) logger(e *env) (*slog.Logger, error) {
 	}
 	switch format {
 	case "text":
-		return slog.New(tint.NewHandler(e.stderr, &tint.Options{Level: level})), nil
+		return slog.New(tint.NewTextHandler(e.stderr, &tint.Options{Level: level})), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})), nil
 	default:
