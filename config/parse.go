@@ -544,9 +544,9 @@ func (w *walker) lambda(path string, v any) *Lambda {
 		return nil
 	}
 	w.checkKeys(o, lambdaKeys, map[string]string{
-		"function":      `did you mean "function_name"?`,
-		"endpoint":      `did you mean "endpoint_url"?`,
-		"async":         `soketi's "async" is "invocation_type": "Event" here`,
+		"function":       `did you mean "function_name"?`,
+		"endpoint":       `did you mean "endpoint_url"?`,
+		"async":          `soketi's "async" is "invocation_type": "Event" here`,
 		"client_options": `soketi's "client_options" is not supported; use "region" and "endpoint_url"`,
 	}, true)
 	l := &Lambda{InvocationType: "Event", PayloadFormat: "pusher"}
@@ -730,4 +730,3 @@ func SecretEnvName(appID string) string {
 	b.WriteString("_SECRET")
 	return b.String()
 }
-
