@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/hookline/hookline/localstack"
+)
+
+// TestDemoScript runs make demo's script with a freshly built binary and
+// checks its summary line.
+func TestDemoScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs scripts/demo; drop -short to run it")
+	}
+	localstack.SQSEndpoint(t) // same preconditions (node, npm ci) and the same CI rule: fail, never skip
+	bin := filepath.Join(t.TempDir(), "hookline")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(filepath.Join("..", "..", "scripts", "demo"))
+	cmd.Env = append(os.Environ(), "HOOKLINE="+bin, "AWS_ENDPOINT_URL_SQS=", "QUEUE_SQS_ENDPOINT_URL=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/demo: %v\n%s", err, out)
+	}
+	summary := regexp.MustCompile(`demo: config OK \(2 apps\), queues created: 2, drift on second run: 0`)
+	if !summary.Match(out) {
+		t.Errorf("summary missing or wrong:\n%s", out)
+	}
+}
