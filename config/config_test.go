@@ -186,6 +186,8 @@ func TestRejectsWithPathAndHint(t *testing.T) {
 			`app_manager.array.apps[0].secret: is required (or set HOOKLINE_APP_A1_SECRET`},
 		{"duplicate app key", `{"app_manager":{"array":{"apps":[{"id":"a1","key":"k","secret":"s"},{"id":"a2","key":"k","secret":"s"}]}}}`,
 			`app_manager.array.apps[1].key: "k" is also the key of app_manager.array.apps[0]`},
+		{"app id with a space", `{"app_manager":{"array":{"apps":[{"id":"my app","key":"k","secret":"s"}]}}}`,
+			`app_manager.array.apps[0].id: "my app": use 1 to 128 printable ASCII characters`},
 		{"syntax error", "{\n  \"queue\": {,\n}", `line 2, column 13`},
 		{"webhooks in both layouts", `{"app_manager":{"array":{"apps":[{"id":"a1","key":"k1","secret":"s1",` +
 			`"webhooks":[{"url":"https://x.test/a","event_types":["x"]}],` +

@@ -674,6 +674,8 @@ func (w *walker) validate(cfg *Config) {
 		switch {
 		case a.ID == "":
 			w.errorf(join(a.Path, "id"), "is required")
+		case !appIDPattern.MatchString(a.ID):
+			w.errorf(join(a.Path, "id"), "%q: use 1 to 128 printable ASCII characters without spaces (it becomes the SQS MessageGroupId)", a.ID)
 		case ids[a.ID] != "":
 			w.errorf(join(a.Path, "id"), "%q is also the id of %s", a.ID, ids[a.ID])
 		default:
@@ -707,6 +709,8 @@ func (w *walker) validate(cfg *Config) {
 		w.warnf("app_manager.array.apps", "no apps configured; every queued message will be dead-lettered as unknown-app")
 	}
 }
+
+var appIDPattern = regexp.MustCompile(`^[!-~]{1,128}$`)
 
 var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
