@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/hookline/hookline/config"
+	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/worker"
+)
+
+func newWorkerCmd(e *env, g *globalFlags) *cobra.Command {
+	var (
+		listen string
+		opts   worker.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Receive from SQS and deliver signed webhooks",
+		Long: `Long-poll the queue, batch events per (app, webhook), deliver signed Pusher
+bodies to the webhooks' endpoints, retry with backoff through retry envelopes,
+and copy what cannot be delivered to the dead-letter queue with the reason in
+its attributes (hookline-reason, -target, -status, -attempts).
+
+SIGTERM or SIGINT: stop receiving, flush open batches, finish deliveries within
+the grace period (shutdown_grace_period, default 25 s), release messages whose
+delivery never started, exit 0. A second signal exits at once with status 2.
+
+--listen serves /healthz (liveness, independent of SQS), /readyz (a receive
+succeeded recently) and /metrics (Prometheus).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger(e)
+			if err != nil {
+				return err
+			}
+			cfg, err := g.loadConfig(e)
+			if err != nil {
+				return err
+			}
+			for _, w := range cfg.Warnings {
+				log.Warn("config", "problem", w)
+			}
+			ctx := cmd.Context()
+			client, err := newSQSClient(ctx, cfg.Queue)
+			if err != nil {
+				return err
+			}
+			opts.QueueURL, opts.DeadLetterQueueURL, err = queueURLs(ctx, client, cfg.Queue)
+			if err != nil {
+				return err
+			}
+			opts.FIFO = cfg.Queue.FIFO
+			opts.Logger = log
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			opts.Registry = reg
+			sender := delivery.NewHTTP(delivery.HTTPOptions{UserAgent: "Hookline/" + version})
+			defer sender.CloseIdleConnections()
+			w, err := worker.New(cfg, opts, client, sender)
+			if err != nil {
+				return err
+			}
+			if listen != "" {
+				srv, addr, err := serveOps(listen, reg, w.Ready)
+				if err != nil {
+					return err
+				}
+				log.Info("serving health and metrics", "addr", addr)
+				defer shutdownServer(srv)
+			}
+			return w.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", ":9464", "address for /healthz, /readyz and /metrics (empty: none)")
+	f.DurationVar(&opts.GracePeriod, "grace-period", 0, "drain time on SIGTERM (default: shutdown_grace_period, 25s)")
+	f.IntVar(&opts.MaxInFlightMessages, "max-inflight", worker.DefaultMaxInFlightMessages, "most messages held at once; polling stops at the limit")
+	f.Int64Var(&opts.MaxInFlightBytes, "max-inflight-bytes", worker.DefaultMaxInFlightBytes, "most message bytes held at once")
+	f.IntVar(&opts.WebhookConcurrency, "webhook-concurrency", worker.DefaultWebhookConcurrency, "most requests in flight to one webhook")
+	f.Float64Var(&opts.AppShare, "app-share", worker.DefaultAppShare, "largest fraction of in-flight slots one app may hold")
+	return cmd
+}
+
+// queueURLs resolves the main queue's and the DLQ's URLs: the configured URL
+// (or prefix + name), else GetQueueUrl by name (emulators accept only the
+// URLs they issued).
+func queueURLs(ctx context.Context, client *sqs.Client, q config.Queue) (main, dlq string, err error) {
+	lookup := func(name string) (string, error) {
+		if q.QueueURLPrefix != "" {
+			return q.QueueURLPrefix + "/" + name, nil
+		}
+		out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		if err != nil {
+			return "", fmt.Errorf("queue %s: %w (run `hookline queues create` first)", name, err)
+		}
+		return aws.ToString(out.QueueUrl), nil
+	}
+	main = q.QueueURL
+	if main == "" {
+		if main, err = lookup(q.MainQueueName()); err != nil {
+			return "", "", err
+		}
+	}
+	if dlq, err = lookup(q.DLQName()); err != nil {
+		return "", "", err
+	}
+	return main, dlq, nil
+}
+
+// serveOps starts the health and metrics server.
+func serveOps(addr string, reg *prometheus.Registry, ready func() error) (*http.Server, string, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			panic(err) // Serve on a listener we own fails only on programming errors
+		}
+	}()
+	return srv, ln.Addr().String(), nil
+}
+
+func shutdownServer(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+}

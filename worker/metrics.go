@@ -1,0 +1,66 @@
+package worker
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the worker's Prometheus series, registered on the registry
+// passed in Options (no globals).
+type metrics struct {
+	received        prometheus.Counter
+	deleted         prometheus.Counter
+	reReceived      prometheus.Counter
+	noMatch         prometheus.Counter
+	futureVersion   prometheus.Counter
+	ownershipLost   prometheus.Counter
+	heartbeats      prometheus.Counter
+	retries         prometheus.Counter
+	released        prometheus.Counter
+	halved          prometheus.Counter
+	eventsDelivered prometheus.Counter
+	deferred        *prometheus.CounterVec
+	deadLettered    *prometheus.CounterVec
+	requests        *prometheus.CounterVec
+	sqsErrors       *prometheus.CounterVec
+	requestSeconds  prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hookline", Subsystem: "worker", Name: name, Help: help})
+	}
+	vec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "hookline", Subsystem: "worker", Name: name, Help: help}, labels)
+	}
+	m := &metrics{
+		received:        counter("messages_received_total", "SQS messages received."),
+		deleted:         counter("messages_deleted_total", "SQS messages deleted after settling."),
+		reReceived:      counter("messages_received_again_total", "Messages received again while in flight (lease lapsed); the new receipt handle was taken over."),
+		noMatch:         counter("messages_unmatched_total", "Messages no webhook's filter selected; deleted."),
+		futureVersion:   counter("envelopes_future_version_total", "Envelopes of a newer version, released without an attempt."),
+		ownershipLost:   counter("ownership_lost_total", "Receipt handles SQS reported invalid; never used to delete."),
+		heartbeats:      counter("visibility_extensions_total", "Visibility extensions by the heartbeat."),
+		retries:         counter("retries_total", "Retry envelopes sent (FIFO: visibility delays)."),
+		released:        counter("messages_released_total", "Messages released unattempted at shutdown."),
+		halved:          counter("batches_halved_total", "Batches halved after a 413."),
+		eventsDelivered: counter("events_delivered_total", "Events in accepted requests."),
+		deferred:        vec("handbacks_total", "Work handed back with a short delay, not an attempt.", "cause"),
+		deadLettered:    vec("dead_letters_total", "Messages copied to the DLQ.", "reason"),
+		requests:        vec("requests_total", "Delivery attempts by outcome class.", "class"),
+		sqsErrors:       vec("sqs_errors_total", "Failed SQS calls and batch entries.", "op"),
+		requestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hookline", Subsystem: "worker", Name: "request_duration_seconds",
+			Help: "Duration of delivery attempts.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.received, m.deleted, m.reReceived, m.noMatch, m.futureVersion,
+		m.ownershipLost, m.heartbeats, m.retries, m.released, m.halved, m.eventsDelivered, m.deferred,
+		m.deadLettered, m.requests, m.sqsErrors, m.requestSeconds} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("worker: metrics: %w", err)
+		}
+	}
+	return m, nil
+}
