@@ -93,6 +93,12 @@ func TestAlwaysFailingGoesToTheDLQAfterMaxAttempts(t *testing.T) {
 	if n := len(rec.Deliveries()); n != 3 {
 		t.Errorf("receiver got %d requests, want 3", n)
 	}
+	if got := w.counter(t, "hookline_worker_dead_letters_total", "reason", "retries-exhausted"); got != 1 {
+		t.Errorf("dead_letters_total{retries-exhausted} = %v, want 1", got)
+	}
+	if got := w.counter(t, "hookline_worker_retries_total"); got != 2 {
+		t.Errorf("retries_total = %v, want 2", got)
+	}
 }
 
 // 400 and 301 are permanent: the DLQ at once, with the reason.

@@ -2,14 +2,12 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go"
 )
 
 // SQS is the part of *sqs.Client the worker calls.
@@ -31,13 +29,6 @@ const (
 	codeMessageNotInflight   = "MessageNotInflight"
 )
 
-func errorCode(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return api.ErrorCode()
-	}
-	return ""
-}
 
 // lostHandle reports whether an SQS error code means the receipt handle no
 // longer owns the message.

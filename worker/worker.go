@@ -186,6 +186,17 @@ func New(cfg *config.Config, opts Options, client SQS, sender delivery.Sender) (
 	w.owned = newRegistry()
 	w.hooks = newHookLimits(opts.WebhookConcurrency, opts.WebhookQueuedBytes)
 	w.batches = newBatcher(w)
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "hookline", Subsystem: "worker", Name: name, Help: help}, f)
+	}
+	for _, c := range []prometheus.Collector{
+		gauge("inflight_messages", "Messages received and not yet settled.", func() float64 { n, _ := w.inflight.usage(); return float64(n) }),
+		gauge("inflight_bytes", "Bytes of messages received and not yet settled.", func() float64 { _, b := w.inflight.usage(); return float64(b) }),
+	} {
+		if err := opts.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("worker: metrics: %w", err)
+		}
+	}
 	return w, nil
 }
 

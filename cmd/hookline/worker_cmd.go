@@ -89,6 +89,7 @@ succeeded recently) and /metrics (Prometheus).`,
 	f.IntVar(&opts.MaxInFlightMessages, "max-inflight", worker.DefaultMaxInFlightMessages, "most messages held at once; polling stops at the limit")
 	f.Int64Var(&opts.MaxInFlightBytes, "max-inflight-bytes", worker.DefaultMaxInFlightBytes, "most message bytes held at once")
 	f.IntVar(&opts.WebhookConcurrency, "webhook-concurrency", worker.DefaultWebhookConcurrency, "most requests in flight to one webhook")
+	f.DurationVar(&opts.SQSCallTimeout, "sqs-call-timeout", worker.DefaultSQSCallTimeout, "timeout of one SQS call other than the long poll")
 	f.Float64Var(&opts.AppShare, "app-share", worker.DefaultAppShare, "largest fraction of in-flight slots one app may hold")
 	return cmd
 }
