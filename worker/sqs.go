@@ -93,7 +93,7 @@ func (w *Worker) setVisibility(ctx context.Context, handle string, d time.Durati
 		_, err := w.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 			QueueUrl:          aws.String(w.opts.QueueURL),
 			ReceiptHandle:     aws.String(handle),
-			VisibilityTimeout: int32(min(d, maxVisibility) / time.Second),
+			VisibilityTimeout: int32((min(d, maxVisibility) + time.Second - 1) / time.Second), // whole seconds, rounded up
 		})
 		return err
 	})
