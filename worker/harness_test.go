@@ -115,6 +115,13 @@ type running struct {
 // start runs a worker with the HTTP sender (or the given one).
 func (h *harness) start(opts worker.Options, sender delivery.Sender) *running {
 	h.t.Helper()
+	return h.startOn(h.client, opts, sender)
+}
+
+// startOn runs a worker through the given SQS client (a fault-injecting
+// wrapper of the real one).
+func (h *harness) startOn(client worker.SQS, opts worker.Options, sender delivery.Sender) *running {
+	h.t.Helper()
 	if sender == nil {
 		sender = delivery.NewHTTP(delivery.HTTPOptions{UserAgent: "Hookline/test"})
 	}
@@ -127,7 +134,7 @@ func (h *harness) start(opts worker.Options, sender delivery.Sender) *running {
 	if opts.Logger == nil {
 		opts.Logger = testLogger(h.t)
 	}
-	w, err := worker.New(h.cfg, opts, h.client, sender)
+	w, err := worker.New(h.cfg, opts, client, sender)
 	if err != nil {
 		h.t.Fatal(err)
 	}
