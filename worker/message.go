@@ -46,8 +46,8 @@ type part struct {
 	// appLevel marks an outcome for the whole message (unknown app, app
 	// disabled) rather than one webhook.
 	appLevel bool
-	events []payload.Event
-	bytes  int64
+	events   []payload.Event
+	bytes    int64
 
 	// guarded by msg.mu
 	chunks int // chunks not yet reported

@@ -54,7 +54,7 @@ func (w *Worker) poll(ctx context.Context, id int) {
 // the batches of the webhooks they match, or settles it at once.
 func (w *Worker) accept(sm types.Message) {
 	w.m.received.Inc()
-	ctx := w.workCtx
+	ctx := w.sqsCtx
 	body := aws.ToString(sm.Body)
 	m := &message{
 		sqsID:  aws.ToString(sm.MessageId),

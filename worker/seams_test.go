@@ -24,7 +24,7 @@ type faultySQS struct {
 	loseHeartbeats bool          // every visibility extension fails: ReceiptHandleIsInvalid
 	beats          int           // heartbeat calls so far
 	secondBeat     chan struct{} // closed on the second heartbeat call: the first one's result is handled
-	failSends      int  // the next n SendMessage calls fail
+	failSends      int           // the next n SendMessage calls fail
 	deletes        []string
 }
 

@@ -49,7 +49,7 @@ func (w *Worker) settleAsync(m *message) {
 // settle decides what happens to a message whose parts are all done, and
 // does it: hand what is still owed back to SQS first, delete after.
 func (w *Worker) settle(m *message) {
-	ctx := w.workCtx
+	ctx := w.sqsCtx
 	w.owned.drop(m) // stops the heartbeat before any hand-off
 	defer w.inflight.release(m.env.AppID, m.size)
 

@@ -29,7 +29,6 @@ const (
 	codeMessageNotInflight   = "MessageNotInflight"
 )
 
-
 // lostHandle reports whether an SQS error code means the receipt handle no
 // longer owns the message.
 func lostHandle(code string) bool {

@@ -142,9 +142,12 @@ type Worker struct {
 	settleWG  sync.WaitGroup // settles running (SQS calls after delivery)
 	deliverWG sync.WaitGroup // deliveries queued or running
 
-	// workCtx is cancelled when the grace period ends; deliveries and
-	// settles run under it.
-	workCtx    context.Context
+	// workCtx is cancelled when the grace period is nearly over: deliveries
+	// and their waits for a slot run under it.
+	workCtx context.Context
+	// sqsCtx is never cancelled: hand-offs, deletes and releases must
+	// complete (each call is bounded by SQSCallTimeout).
+	sqsCtx     context.Context
 	cancelWork context.CancelFunc
 	// stopping is closed when shutdown starts: batches flush at once and
 	// deliveries not yet started are released.
@@ -247,7 +250,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	var cancelWork context.CancelFunc
-	w.workCtx, cancelWork = context.WithCancel(context.WithoutCancel(ctx))
+	w.sqsCtx = context.WithoutCancel(ctx)
+	w.workCtx, cancelWork = context.WithCancel(w.sqsCtx)
 	w.cancelWork = cancelWork
 	defer cancelWork()
 
@@ -272,8 +276,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	// 2. Flush open batches now; deliveries not yet started are released.
 	w.stopOnce.Do(func() { close(w.stopping) })
 	w.batches.flushAll()
-	// 3. Drain within the grace period.
-	deadline := time.AfterFunc(w.opts.GracePeriod, cancelWork)
+	// 3. Drain within the grace period. Deliveries still running are cut
+	// off early enough for their settles (an SQS call or two) to fit.
+	deadline := time.AfterFunc(w.opts.GracePeriod-min(w.opts.GracePeriod/5, w.opts.SQSCallTimeout), cancelWork)
 	defer deadline.Stop()
 	w.deliverWG.Wait()
 	w.settleWG.Wait()
