@@ -180,3 +180,32 @@ func TestMalformedAndSockudoJobsGoToTheDLQ(t *testing.T) {
 		t.Errorf("%d requests for bad messages", n)
 	}
 }
+
+// 413 halves the batch once; a half still too large is a permanent failure.
+func TestTooLargeHalvesTheBatchOnce(t *testing.T) {
+	rec, srv := server(t, receiver.StaticApps{"k": {ID: "app", Secret: "s"}})
+	rec.Respond(func(d *receiver.Delivery, _ int) receiver.Response {
+		if len(d.Body.Events) > 2 {
+			return receiver.Response{Status: http.StatusRequestEntityTooLarge}
+		}
+		return receiver.Response{Status: 200}
+	})
+	h := newHarness(t, []app{{"app", "k", "s", []string{
+		fmt.Sprintf(`{"url":%q,"event_types":["member_added"]}`, srv.URL),
+	}}}, fastRetry, false)
+	four := []payload.Event{ev("member_added", "presence-1"), ev("member_added", "presence-2"),
+		ev("member_added", "presence-3"), ev("member_added", "presence-4")}
+	w := h.start(worker.Options{}, nil)
+	h.send("app", four...) // one request of 4 → 413 → two of 2: delivered
+	waitEvents(t, rec, 4, 30*time.Second)
+	h.send("app", append(four, ev("member_added", "presence-5"), ev("member_added", "presence-6"))...) // 6 → 3 + 3: dead
+	dead := h.dlq(1, 30*time.Second)[0]
+	w.stop(t, time.Minute)
+	h.assertDrained()
+	if got := attr(dead, worker.AttrStatus); got != "413" || attr(dead, worker.AttrReason) != "permanent-failure" {
+		t.Errorf("DLQ status %q reason %q", got, attr(dead, worker.AttrReason))
+	}
+	if got := w.counter(t, "hookline_worker_batches_halved_total"); got != 2 {
+		t.Errorf("halved %v times, want 2", got)
+	}
+}
