@@ -378,3 +378,28 @@ func TestQueueNames(t *testing.T) {
 		t.Errorf("names %q %q", cfg.Queue.MainQueueName(), cfg.Queue.DLQName())
 	}
 }
+
+func TestLambdaEndpointPrecedenceAndLimits(t *testing.T) {
+	doc := appWith(`{"id":"own","lambda":{"function_name":"f","endpoint_url":"http://127.0.0.1:1"},"event_types":["member_added"]},
+		{"id":"env","lambda_function":"g","event_types":["member_added"],"max_body_bytes":6000000},
+		{"id":"sync","lambda":{"function_name":"h","invocation_type":"RequestResponse"},"event_types":["member_added"],"max_body_bytes":6000000}`)
+	env := envMap(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:2", "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:3"})
+	cfg, err := Parse([]byte(doc), Sources{LookupEnv: env}, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := cfg.Apps[0].Webhooks
+	if got := hooks[0].Lambda.EndpointURL; got != "http://127.0.0.1:1" {
+		t.Errorf("lambda.endpoint_url lost to the environment: %q", got)
+	}
+	if got := hooks[1].Lambda.EndpointURL; got != "http://127.0.0.1:3" {
+		t.Errorf("AWS_ENDPOINT_URL_LAMBDA not applied (or lost to AWS_ENDPOINT_URL): %q", got)
+	}
+	if hooks[1].MaxBodyBytes != lambdaEventLimit || hooks[2].MaxBodyBytes != 6000000 {
+		t.Errorf("max body bytes %d / %d, want the Event cap %d and 6000000 (under the RequestResponse cap)",
+			hooks[1].MaxBodyBytes, hooks[2].MaxBodyBytes, lambdaEventLimit)
+	}
+	if !hasWarning(cfg, "webhooks[1].max_body_bytes") {
+		t.Errorf("no warning for the capped max_body_bytes: %q", cfg.Warnings)
+	}
+}

@@ -70,6 +70,7 @@ func Parse(data []byte, src Sources, ov Overrides) (*Config, error) {
 	}
 	w.applyEnv(cfg, src.LookupEnv)
 	applyOverrides(cfg, ov)
+	resolveLambdaEndpoints(cfg, src.LookupEnv)
 	w.resolveSecrets(cfg, src)
 	w.validate(cfg)
 	cfg.Warnings = w.warns
@@ -703,10 +704,53 @@ func (w *walker) validate(cfg *Config) {
 			if wh.MaxBodyBytes == 0 {
 				wh.MaxBodyBytes = cfg.Webhooks.MaxBodyBytes
 			}
+			if wh.Lambda != nil {
+				// A batch must fit Lambda's payload limit, with room for
+				// soketi's envelope around the body.
+				limit := lambdaEventLimit
+				if wh.Lambda.InvocationType == "RequestResponse" {
+					limit = lambdaRequestResponseLimit
+				}
+				if wh.MaxBodyBytes > limit {
+					w.warnf(join(wh.Path, "max_body_bytes"), "%d is above the %s invocation limit; using %d",
+						wh.MaxBodyBytes, wh.Lambda.InvocationType, limit)
+					wh.MaxBodyBytes = limit
+				}
+			}
 		}
 	}
 	if len(cfg.Apps) == 0 {
 		w.warnf("app_manager.array.apps", "no apps configured; every queued message will be dead-lettered as unknown-app")
+	}
+}
+
+// Lambda payload limits (1 MiB asynchronous, 6 MiB synchronous) less 4 KiB
+// for soketi's {payload, headers} envelope.
+const (
+	lambdaEventLimit           = 1<<20 - 4<<10
+	lambdaRequestResponseLimit = 6<<20 - 4<<10
+)
+
+// resolveLambdaEndpoints gives Lambda targets without lambda.endpoint_url
+// the endpoint from AWS_ENDPOINT_URL_LAMBDA, else AWS_ENDPOINT_URL (the
+// per-webhook setting wins; the SDK's own lookup would lose to BaseEndpoint).
+func resolveLambdaEndpoints(cfg *Config, lookup func(string) (string, bool)) {
+	endpoint := ""
+	for _, name := range []string{"AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"} {
+		if v, ok := lookup(name); ok && v != "" {
+			endpoint = v
+			break
+		}
+	}
+	if endpoint == "" {
+		return
+	}
+	for i := range cfg.Apps {
+		for j := range cfg.Apps[i].Webhooks {
+			if l := cfg.Apps[i].Webhooks[j].Lambda; l != nil && l.EndpointURL == "" {
+				l.EndpointURL = endpoint
+			}
+		}
 	}
 }
 

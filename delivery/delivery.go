@@ -103,3 +103,22 @@ const (
 func ClampRetryAfter(d time.Duration) time.Duration {
 	return min(max(d, MinRetryAfter), MaxRetryAfter)
 }
+
+// ByTarget sends to HTTP or Lambda by the webhook's target.
+type ByTarget struct {
+	HTTP   Sender
+	Lambda Sender
+}
+
+var _ Sender = ByTarget{}
+
+// Send routes req to the Lambda sender for Lambda targets, else to HTTP.
+func (b ByTarget) Send(ctx context.Context, req *Request) Outcome {
+	if req != nil && req.Webhook != nil && req.Webhook.Lambda != nil {
+		if b.Lambda == nil {
+			return Outcome{Class: Permanent, Reason: "invalid-request", Detail: "no Lambda sender configured"}
+		}
+		return b.Lambda.Send(ctx, req)
+	}
+	return b.HTTP.Send(ctx, req)
+}

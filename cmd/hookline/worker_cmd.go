@@ -29,7 +29,7 @@ func newWorkerCmd(e *env, g *globalFlags) *cobra.Command {
 		Use:   "worker",
 		Short: "Receive from SQS and deliver signed webhooks",
 		Long: `Long-poll the queue, batch events per (app, webhook), deliver signed Pusher
-bodies to the webhooks' endpoints, retry with backoff through retry envelopes,
+bodies to the webhooks' HTTP endpoints or AWS Lambda functions, retry with backoff through retry envelopes,
 and copy what cannot be delivered to the dead-letter queue with the reason in
 its attributes (hookline-reason, -target, -status, -attempts).
 
@@ -53,10 +53,11 @@ succeeded recently) and /metrics (Prometheus).`,
 				log.Warn("config", "problem", w)
 			}
 			ctx := cmd.Context()
-			client, err := newSQSClient(ctx, cfg.Queue)
+			awsCfg, err := loadAWS(ctx, cfg.Queue.Region)
 			if err != nil {
 				return err
 			}
+			client := sqsClient(awsCfg, cfg.Queue)
 			opts.QueueURL, opts.DeadLetterQueueURL, err = queueURLs(ctx, client, cfg.Queue)
 			if err != nil {
 				return err
@@ -66,8 +67,9 @@ succeeded recently) and /metrics (Prometheus).`,
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			opts.Registry = reg
-			sender := delivery.NewHTTP(delivery.HTTPOptions{UserAgent: "Hookline/" + version})
-			defer sender.CloseIdleConnections()
+			httpSender := delivery.NewHTTP(delivery.HTTPOptions{UserAgent: "Hookline/" + version})
+			defer httpSender.CloseIdleConnections()
+			sender := delivery.ByTarget{HTTP: httpSender, Lambda: delivery.NewLambda(delivery.LambdaOptions{AWS: awsCfg})}
 			w, err := worker.New(cfg, opts, client, sender)
 			if err != nil {
 				return err
