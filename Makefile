@@ -29,6 +29,15 @@ $(FAUXQS): localstack/package.json localstack/package-lock.json
 $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+# The Lambda Runtime Interface Emulator: localstack/rie.go pins it (and installs it on demand in tests).
+RIE_VERSION := $(shell sed -n 's/^[[:space:]]*RIEVersion *= *"\(.*\)".*/\1/p' localstack/rie.go)
+RIE_PACKAGE := $(shell sed -n 's/^[[:space:]]*RIEPackage *= *"\(.*\)".*/\1/p' localstack/rie.go)
+
+.PHONY: tools
+tools: $(STATICCHECK) ## Install the pinned dev tools into .tools/bin (staticcheck; aws-lambda-rie for the Lambda emulator tests)
+	@test -n "$(RIE_VERSION)" -a -n "$(RIE_PACKAGE)" || { echo "RIEVersion/RIEPackage not found in localstack/rie.go"; exit 1; }
+	GOBIN=$(TOOLS) $(GO) install $(RIE_PACKAGE)@$(RIE_VERSION)
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...

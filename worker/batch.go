@@ -89,6 +89,7 @@ func (b *batcher) add(p *part) {
 			full = append(full, b.detach(cur))
 		}
 	}
+	w.deliverWG.Add(len(full)) // under b.mu: see flushAll
 	b.mu.Unlock()
 	for _, f := range full {
 		w.dispatch(f)
@@ -114,17 +115,22 @@ func (b *batcher) flushKey(bt *batch) {
 		return
 	}
 	b.detach(bt)
+	b.w.deliverWG.Add(1)
 	b.mu.Unlock()
 	b.w.dispatch(bt)
 }
 
-// flushAll flushes every open batch now (shutdown).
+// flushAll flushes every open batch now (shutdown). Every dispatch is
+// counted in deliverWG while b.mu is held, so a window timer racing with
+// shutdown either counted its batch before this returns or finds nothing:
+// Run's deliverWG.Wait never races with an Add.
 func (b *batcher) flushAll() {
 	b.mu.Lock()
 	var all []*batch
 	for _, bt := range b.open {
 		all = append(all, b.detach(bt))
 	}
+	b.w.deliverWG.Add(len(all))
 	b.mu.Unlock()
 	for _, bt := range all {
 		b.w.dispatch(bt)

@@ -22,9 +22,9 @@ type job struct {
 	halved bool
 }
 
-// dispatch starts a flushed batch's delivery.
+// dispatch starts a flushed batch's delivery; the caller has counted it in
+// deliverWG.
 func (w *Worker) dispatch(b *batch) {
-	w.deliverWG.Add(1)
 	go func() {
 		defer w.deliverWG.Done()
 		w.deliver(&job{app: b.app, hook: b.hook, chunks: b.chunks})
