@@ -17,6 +17,12 @@
 // they fail, because integration tests must never skip silently in CI. `make test` runs `npm ci`
 // in localstack/ first.
 //
+// For Lambda, RIE runs a handler (examples/lambda-receiver) under the AWS Runtime Interface
+// Emulator, installed with `go install` at a pinned version on first use (see rie.go). It serves
+// only the function name "function", ignores the invocation type and qualifier, never sets
+// X-Amz-Function-Error, and crashes on concurrent invokes: invoke it serially. Lambda semantics
+// (throttling, function errors, 404s) are tested against delivery/lambdafake instead.
+//
 // Use it from a package's tests:
 //
 //	func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
