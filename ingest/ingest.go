@@ -1,0 +1,327 @@
+// Package ingest is the HTTP front door for servers that already speak
+// Pusher webhooks: Pusher, soketi, or Sockudo on its memory or Redis queue
+// driver point their webhook URL at it, and it enqueues the events on SQS for
+// Hookline's workers, which deliver them to the endpoints in Hookline's own
+// config.
+//
+//	existing server ──POST (Pusher-signed)──▶ ingest ──▶ SQS ──▶ workers ──▶ your endpoints
+//
+// Two endpoints, both authenticated like a Pusher webhook (X-Pusher-Key names
+// the app, X-Pusher-Signature is the lowercase hex HMAC-SHA256 of the body
+// with that app's secret):
+//
+//   - POST /pusher — a Pusher webhook body {"time_ms": …, "events": […]}.
+//   - POST /events — for servers that are not Pusher-compatible:
+//     {"events": […]} with "time_ms" optional (default: now), on the
+//     envelope and on each event.
+//
+// Answers: 200 only after SQS accepted every event, within the timeout (3 s:
+// Pusher expects a 2xx within about 4 s); 401 for an unknown key or a bad
+// signature; 400 for a malformed body (the message says what); 413 over the
+// size limit; 415 for a Content-Type that is not JSON; 503 with Retry-After
+// when SQS is unavailable; 405 and 404 as HTTP expects.
+//
+// Envelope ids are derived from the key and the body, so a sender retrying
+// the same POST produces the same ids; a retry of a POST that succeeded in the
+// last 10 minutes is acknowledged without a second enqueue (per instance).
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookline/hookline/config"
+	"github.com/hookline/hookline/payload"
+	"github.com/hookline/hookline/producer"
+	"github.com/hookline/hookline/signing"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultTimeout      = 3 * time.Second
+	DefaultDedupWindow  = 10 * time.Minute
+	DefaultRetryAfter   = 5 * time.Second
+	DefaultMaxEvents    = 100
+)
+
+// Publisher is the part of *producer.Producer ingest calls.
+type Publisher interface {
+	PublishEnvelope(ctx context.Context, env *payload.Envelope) error
+	MaxEnvelopeBytes() int
+}
+
+var _ Publisher = (*producer.Producer)(nil)
+
+// Options configure the handler.
+type Options struct {
+	// Config is the app registry (keys and secrets).
+	Config *config.Config
+	// MaxBodyBytes caps a request body; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// Timeout bounds the wait for SQS; past it the answer is 503. Default 3 s.
+	Timeout time.Duration
+	// DedupWindow is how long a succeeded POST's ids are remembered.
+	// Default 10 minutes.
+	DedupWindow time.Duration
+	// RetryAfter is the Retry-After of a 503. Default 5 s.
+	RetryAfter time.Duration
+	// MaxEvents is the most events per envelope (webhooks.batching.size).
+	// Default 100.
+	MaxEvents int
+	Logger    *slog.Logger
+	Registry  prometheus.Registerer
+	Now       func() time.Time
+}
+
+// Handler serves the ingest endpoints.
+type Handler struct {
+	opts  Options
+	pub   Publisher
+	log   *slog.Logger
+	now   func() time.Time
+	mux   *http.ServeMux
+	dedup *dedup
+
+	requests *prometheus.CounterVec
+	events   prometheus.Counter
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns the ingest handler publishing through pub.
+func New(pub Publisher, opts Options) (*Handler, error) {
+	if opts.Config == nil || pub == nil {
+		return nil, errors.New("ingest: Options.Config and a publisher are required")
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.DedupWindow == 0 {
+		opts.DedupWindow = DefaultDedupWindow
+	}
+	if opts.RetryAfter == 0 {
+		opts.RetryAfter = DefaultRetryAfter
+	}
+	if opts.MaxEvents == 0 {
+		opts.MaxEvents = DefaultMaxEvents
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	h := &Handler{
+		opts: opts, pub: pub, log: opts.Logger, now: opts.Now, dedup: newDedup(opts.DedupWindow, opts.Now),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "hookline", Subsystem: "ingest",
+			Name: "requests_total", Help: "Ingest requests by endpoint and status code."}, []string{"endpoint", "code"}),
+		events: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hookline", Subsystem: "ingest",
+			Name: "events_enqueued_total", Help: "Events accepted by SQS."}),
+	}
+	for _, c := range []prometheus.Collector{h.requests, h.events} {
+		if err := opts.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("ingest: metrics: %w", err)
+		}
+	}
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("POST /pusher", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, "pusher") })
+	h.mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, "events") })
+	return h, nil
+}
+
+// ServeHTTP routes to the two endpoints; the mux answers 404 and 405.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Handle registers another route on the handler's mux (health, metrics).
+func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+
+// problem is a request error and its status.
+type problem struct {
+	status int
+	msg    string
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string) {
+	status, msg, n, dup := h.handle(w, r, endpoint)
+	h.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.opts.RetryAfter/time.Second)))
+	}
+	w.WriteHeader(status)
+	if status == http.StatusOK {
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "events": n, "duplicate": dup})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": msg})
+}
+
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request, endpoint string) (status int, msg string, events int, duplicate bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: want application/json", ct), 0, false
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", h.opts.MaxBodyBytes), 0, false
+		}
+		return http.StatusBadRequest, "reading body: " + err.Error(), 0, false
+	}
+	key := r.Header.Get(signing.HeaderKey)
+	app := h.opts.Config.AppByKey(key)
+	switch {
+	case key == "":
+		return http.StatusUnauthorized, "missing " + signing.HeaderKey, 0, false
+	case app == nil:
+		return http.StatusUnauthorized, "unknown " + signing.HeaderKey, 0, false
+	case !signing.Verify(app.Secret.Reveal(), body, r.Header.Get(signing.HeaderSignature)):
+		return http.StatusUnauthorized, signing.HeaderSignature + " does not match the body", 0, false
+	}
+	evs, p := h.parse(body, endpoint)
+	if p != nil {
+		return p.status, p.msg, 0, false
+	}
+	envs, p := h.pack(app.ID, key, body, evs)
+	if p != nil {
+		return p.status, p.msg, 0, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+	defer cancel()
+	dup, err := h.dedup.do(ctx, envs[0].ID, func() error { return h.publish(ctx, envs) })
+	if err != nil {
+		return h.publishProblem(app.ID, err)
+	}
+	if !dup {
+		h.events.Add(float64(len(evs)))
+	}
+	h.log.Debug("ingested", "app_id", app.ID, "events", len(evs), "envelopes", len(envs), "duplicate", dup)
+	return http.StatusOK, "", len(evs), dup
+}
+
+// parse decodes the body of either endpoint; every event gets the body's
+// time_ms unless it has its own.
+func (h *Handler) parse(body []byte, endpoint string) ([]payload.Event, *problem) {
+	var timeMS int64
+	var events []payload.Event
+	if endpoint == "pusher" {
+		b, err := payload.DecodeBody(body)
+		if err != nil {
+			return nil, &problem{http.StatusBadRequest, err.Error()}
+		}
+		timeMS, events = b.TimeMS, b.Events
+	} else {
+		var b struct {
+			TimeMS *int64          `json:"time_ms"`
+			Events []payload.Event `json:"events"`
+		}
+		if err := json.Unmarshal(body, &b); err != nil {
+			return nil, &problem{http.StatusBadRequest, "body: " + err.Error()}
+		}
+		timeMS = h.now().UnixMilli()
+		if b.TimeMS != nil {
+			timeMS = *b.TimeMS
+		}
+		events = b.Events
+		for i := range events {
+			if events[i].Name == "" {
+				return nil, &problem{http.StatusBadRequest, fmt.Sprintf("events[%d]: missing \"name\"", i)}
+			}
+		}
+	}
+	if len(events) == 0 {
+		return nil, &problem{http.StatusBadRequest, `"events" is empty`}
+	}
+	for i := range events {
+		if events[i].TimeMS == 0 {
+			events[i].TimeMS = timeMS
+		}
+		events[i].ID = "" // ids are assigned at delivery
+	}
+	return events, nil
+}
+
+// pack cuts the events into envelopes of at most MaxEvents events that fit
+// the producer's envelope limit. Ids are a hash of the key and the body,
+// plus the envelope's index: the same POST always gives the same ids.
+func (h *Handler) pack(appID, key string, body []byte, events []payload.Event) ([]*payload.Envelope, *problem) {
+	sum := sha256.Sum256(append([]byte(key+"\n"), body...))
+	base := "ing-" + hex.EncodeToString(sum[:16])
+	limit := h.pub.MaxEnvelopeBytes()
+	var envs []*payload.Envelope
+	cur := &payload.Envelope{V: payload.Version, AppID: appID}
+	size := envelopeOverhead + len(appID) + len(base)
+	for i := range events {
+		b, _ := json.Marshal(&events[i]) // cannot fail: decoded from JSON
+		evSize := len(b) + 1
+		if envelopeOverhead+len(appID)+len(base)+evSize > limit {
+			return nil, &problem{http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("events[%d] encodes to %d bytes; the queue message limit is %d", i, evSize, limit)}
+		}
+		if len(cur.Events) > 0 && (len(cur.Events) >= h.opts.MaxEvents || size+evSize > limit) {
+			envs = append(envs, cur)
+			cur = &payload.Envelope{V: payload.Version, AppID: appID}
+			size = envelopeOverhead + len(appID) + len(base)
+		}
+		cur.Events = append(cur.Events, events[i])
+		size += evSize
+	}
+	envs = append(envs, cur)
+	for i, e := range envs {
+		e.ID = base + "-" + strconv.Itoa(i)
+	}
+	return envs, nil
+}
+
+// envelopeOverhead is the envelope's JSON around its events and ids.
+const envelopeOverhead = 64
+
+// publish hands every envelope to the producer at once and waits for all.
+func (h *Handler) publish(ctx context.Context, envs []*payload.Envelope) error {
+	errs := make([]error, len(envs))
+	var wg sync.WaitGroup
+	for i, e := range envs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = h.pub.PublishEnvelope(ctx, e)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// publishProblem maps a publish error to the answer.
+func (h *Handler) publishProblem(appID string, err error) (int, string, int, bool) {
+	var se *producer.SendError
+	switch {
+	case errors.Is(err, producer.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, err.Error(), 0, false
+	case errors.As(err, &se) && se.SenderFault:
+		return http.StatusBadRequest, "SQS refused the events: " + se.Code, 0, false
+	}
+	h.log.Warn("enqueue failed; answered 503", "app_id", appID, "error", err)
+	return http.StatusServiceUnavailable, "the queue is unavailable; retry later", 0, false
+}

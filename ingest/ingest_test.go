@@ -1,0 +1,208 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/config"
+	"github.com/hookline/hookline/ingest"
+	"github.com/hookline/hookline/payload"
+	"github.com/hookline/hookline/producer"
+	"github.com/hookline/hookline/signing"
+)
+
+// fakePublisher records envelopes, or fails as told.
+type fakePublisher struct {
+	mu   sync.Mutex
+	envs []*payload.Envelope
+	err  error
+}
+
+func (f *fakePublisher) PublishEnvelope(_ context.Context, env *payload.Envelope) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.envs = append(f.envs, env)
+	return nil
+}
+
+func (f *fakePublisher) MaxEnvelopeBytes() int { return 64 << 10 }
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(`{"app_manager":{"array":{"apps":[{"id":"app-1","key":"key-1","secret":"secret-1"}]}}}`),
+		config.Sources{}, config.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func newServer(t *testing.T, pub ingest.Publisher, opts ingest.Options) *httptest.Server {
+	t.Helper()
+	opts.Config = testConfig(t)
+	h, err := ingest.New(pub, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type response struct {
+	status     int
+	retryAfter string
+	body       map[string]any
+}
+
+func post(t *testing.T, url, key, secret, ctype, body string) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if key != "" {
+		req.Header.Set("X-Pusher-Key", key)
+		req.Header.Set("X-Pusher-Signature", signing.Sign(secret, []byte(body)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := response{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	_ = json.NewDecoder(resp.Body).Decode(&r.body)
+	return r
+}
+
+const pusherBody = `{"time_ms":1700000000000,"events":[{"name":"channel_occupied","channel":"presence-a"},` +
+	`{"name":"client_event","channel":"private-b","event":"client-x","data":{"n":1},"socket_id":"1.2","time_ms":1700000000005}]}`
+
+func TestStatusCodes(t *testing.T) {
+	pub := &fakePublisher{}
+	srv := newServer(t, pub, ingest.Options{MaxBodyBytes: 4096})
+	tests := []struct {
+		name, path, key, secret, ctype, body string
+		status                               int
+		msg                                  string
+	}{
+		{"ok", "/pusher", "key-1", "secret-1", "application/json", pusherBody, 200, ""},
+		{"charset allowed", "/pusher", "key-1", "secret-1", "application/json; charset=utf-8", pusherBody, 200, ""},
+		{"bad signature", "/pusher", "key-1", "wrong", "application/json", pusherBody, 401, "X-Pusher-Signature"},
+		{"unknown key", "/pusher", "nobody", "secret-1", "application/json", pusherBody, 401, "unknown X-Pusher-Key"},
+		{"no key", "/pusher", "", "", "application/json", pusherBody, 401, "missing X-Pusher-Key"},
+		{"malformed", "/pusher", "key-1", "secret-1", "application/json", `{"time_ms":1,"events":[{"channel":"x"}]}`, 400, "name"},
+		{"not json", "/pusher", "key-1", "secret-1", "text/plain", pusherBody, 415, "application/json"},
+		{"too large", "/pusher", "key-1", "secret-1", "application/json", `{"x":"` + strings.Repeat("a", 5000) + `"}`, 413, "4096"},
+		{"json endpoint", "/events", "key-1", "secret-1", "application/json", `{"events":[{"name":"member_added","channel":"presence-c","user_id":"u"}]}`, 200, ""},
+		{"json endpoint empty", "/events", "key-1", "secret-1", "application/json", `{"events":[]}`, 400, "empty"},
+		{"unknown path", "/nope", "key-1", "secret-1", "application/json", pusherBody, 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := post(t, srv.URL+tt.path, tt.key, tt.secret, tt.ctype, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d (%v)", r.status, tt.status, r.body)
+			}
+			if tt.msg != "" && !strings.Contains(fmt.Sprint(r.body["error"]), tt.msg) {
+				t.Errorf("error %q, want it to mention %q", r.body["error"], tt.msg)
+			}
+		})
+	}
+	resp, err := http.Get(srv.URL + "/pusher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") == "" {
+		t.Errorf("GET /pusher: %d Allow %q, want 405 with Allow", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+
+	// What was enqueued: the Pusher body's events with their time, data as a
+	// string, no secret anywhere.
+	env := pub.envs[0]
+	if env.AppID != "app-1" || len(env.Events) != 2 {
+		t.Fatalf("envelope %+v", env)
+	}
+	if env.Events[0].TimeMS != 1700000000000 || env.Events[1].TimeMS != 1700000000005 {
+		t.Errorf("event times %d %d: each keeps its own, else the body's", env.Events[0].TimeMS, env.Events[1].TimeMS)
+	}
+	if env.Events[1].Data != `{"n":1}` {
+		t.Errorf("client_event data %q, want the JSON string", env.Events[1].Data)
+	}
+	b, _ := payload.Encode(env)
+	if strings.Contains(string(b), "secret-1") {
+		t.Errorf("the envelope contains the app secret: %s", b)
+	}
+}
+
+func TestSameBodyIsEnqueuedOnce(t *testing.T) {
+	pub := &fakePublisher{}
+	srv := newServer(t, pub, ingest.Options{})
+	first := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", pusherBody)
+	second := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", pusherBody)
+	if first.status != 200 || second.status != 200 || second.body["duplicate"] != true {
+		t.Fatalf("first %+v, second %+v", first, second)
+	}
+	if len(pub.envs) != 1 {
+		t.Errorf("%d envelopes for the same POST twice, want 1", len(pub.envs))
+	}
+	other := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", strings.Replace(pusherBody, "presence-a", "presence-z", 1))
+	if other.status != 200 || len(pub.envs) != 2 || pub.envs[0].ID == pub.envs[1].ID {
+		t.Errorf("a different body must be a new envelope with a new id: %+v", other)
+	}
+}
+
+func TestQueueUnavailableIs503WithRetryAfter(t *testing.T) {
+	for _, err := range []error{
+		context.DeadlineExceeded,
+		fmt.Errorf("x: %w", producer.ErrOutcomeUnknown),
+		&producer.SendError{AppID: "app-1", Events: 2, Code: "InternalError", Err: errors.New("boom")},
+	} {
+		pub := &fakePublisher{err: err}
+		srv := newServer(t, pub, ingest.Options{RetryAfter: 7 * time.Second})
+		r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", pusherBody)
+		if r.status != 503 || r.retryAfter != "7" {
+			t.Errorf("%v: status %d Retry-After %q, want 503 and 7", err, r.status, r.retryAfter)
+		}
+	}
+	pub := &fakePublisher{err: &producer.SendError{AppID: "app-1", Code: "InvalidMessageContents", SenderFault: true}}
+	srv := newServer(t, pub, ingest.Options{})
+	if r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", pusherBody); r.status != 400 {
+		t.Errorf("sender fault: %d, want 400", r.status)
+	}
+}
+
+func TestLargePostsSplitIntoEnvelopes(t *testing.T) {
+	pub := &fakePublisher{}
+	srv := newServer(t, pub, ingest.Options{MaxEvents: 10})
+	var evs []string
+	for i := range 25 {
+		evs = append(evs, fmt.Sprintf(`{"name":"member_added","channel":"presence-x","user_id":"u%d"}`, i))
+	}
+	body := `{"time_ms":1,"events":[` + strings.Join(evs, ",") + `]}`
+	if r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", body); r.status != 200 || r.body["events"] != float64(25) {
+		t.Fatalf("%+v", r)
+	}
+	if len(pub.envs) != 3 {
+		t.Fatalf("%d envelopes, want 3 (10 + 10 + 5)", len(pub.envs))
+	}
+	ids := map[string]bool{}
+	for _, e := range pub.envs {
+		ids[e.ID] = true
+	}
+	if len(ids) != 3 {
+		t.Errorf("envelope ids not distinct: %v", ids)
+	}
+}
