@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,27 +97,34 @@ succeeded recently) and /metrics (Prometheus).`,
 	return cmd
 }
 
-// queueURLs resolves the main queue's and the DLQ's URLs: the configured URL
-// (or prefix + name), else GetQueueUrl by name (emulators accept only the
-// URLs they issued).
+// queueURL resolves one queue's URL: the prefix + name when
+// queue.sqs.queue_url_prefix is set, else GetQueueUrl by name (emulators
+// accept only the URLs they issued).
+func queueURL(ctx context.Context, client *sqs.Client, q config.Queue, name string) (string, error) {
+	if q.QueueURLPrefix != "" {
+		return strings.TrimSuffix(q.QueueURLPrefix, "/") + "/" + name, nil
+	}
+	out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("queue %s: %w (run `hookline queues create` first)", name, err)
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
+
+// mainQueueURL is queue.sqs.queue_url, or the main queue's looked-up URL.
+func mainQueueURL(ctx context.Context, client *sqs.Client, q config.Queue) (string, error) {
+	if q.QueueURL != "" {
+		return q.QueueURL, nil
+	}
+	return queueURL(ctx, client, q, q.MainQueueName())
+}
+
+// queueURLs resolves the main queue's and the DLQ's URLs.
 func queueURLs(ctx context.Context, client *sqs.Client, q config.Queue) (main, dlq string, err error) {
-	lookup := func(name string) (string, error) {
-		if q.QueueURLPrefix != "" {
-			return q.QueueURLPrefix + "/" + name, nil
-		}
-		out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
-		if err != nil {
-			return "", fmt.Errorf("queue %s: %w (run `hookline queues create` first)", name, err)
-		}
-		return aws.ToString(out.QueueUrl), nil
+	if main, err = mainQueueURL(ctx, client, q); err != nil {
+		return "", "", err
 	}
-	main = q.QueueURL
-	if main == "" {
-		if main, err = lookup(q.MainQueueName()); err != nil {
-			return "", "", err
-		}
-	}
-	if dlq, err = lookup(q.DLQName()); err != nil {
+	if dlq, err = queueURL(ctx, client, q, q.DLQName()); err != nil {
 		return "", "", err
 	}
 	return main, dlq, nil

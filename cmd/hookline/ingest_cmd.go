@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/hookline/hookline/ingest"
+	"github.com/hookline/hookline/producer"
+)
+
+func newIngestCmd(e *env, g *globalFlags) *cobra.Command {
+	var (
+		listen string
+		opts   ingest.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "Accept Pusher webhooks from an existing server and enqueue them on SQS",
+		Long: `Serve the ingest endpoints so that Pusher, soketi or Sockudo (on its memory or
+Redis queue driver) can point their webhook URL at Hookline:
+
+  existing server --POST--> hookline ingest --> SQS --> hookline worker --> your endpoints
+
+POST /pusher  a Pusher webhook body {"time_ms":…,"events":[…]}
+POST /events  {"events":[…]} for servers that are not Pusher-compatible
+              ("time_ms" optional, default now)
+
+Both are authenticated like a Pusher webhook: X-Pusher-Key names the app of
+--config, X-Pusher-Signature is the lowercase hex HMAC-SHA256 of the body with
+its secret. 200 only after SQS accepted every event (within --timeout); 401
+unknown key or bad signature; 400 malformed body; 413 too large; 415 not
+JSON; 503 with Retry-After when SQS is unavailable. A repeat of a POST that
+succeeded in the last 10 minutes is acknowledged without a second enqueue.
+
+Also serves GET /healthz and GET /metrics. SIGTERM: stop accepting, finish the
+requests in progress, flush the producer, exit 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger(e)
+			if err != nil {
+				return err
+			}
+			cfg, err := g.loadConfig(e)
+			if err != nil {
+				return err
+			}
+			for _, w := range cfg.Warnings {
+				log.Warn("config", "problem", w)
+			}
+			ctx := cmd.Context()
+			awsCfg, err := loadAWS(ctx, cfg.Queue.Region)
+			if err != nil {
+				return err
+			}
+			client := sqsClient(awsCfg, cfg.Queue)
+			queueURL, err := mainQueueURL(ctx, client, cfg.Queue)
+			if err != nil {
+				return err
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			prod, err := producer.New(ctx, client, producer.Options{
+				QueueURL: queueURL, FIFO: cfg.Queue.FIFO, FairQueues: cfg.Queue.FairQueues,
+				MaxEvents: cfg.Webhooks.Batching.Size, Logger: log, Registry: reg,
+			})
+			if err != nil {
+				return err
+			}
+			opts.Config, opts.Logger, opts.Registry, opts.MaxEvents = cfg, log, reg, cfg.Webhooks.Batching.Size
+			h, err := ingest.New(prod, opts)
+			if err != nil {
+				return err
+			}
+			h.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }))
+			h.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", listen, err)
+			}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+				WriteTimeout: opts.Timeout + 10*time.Second, IdleTimeout: 60 * time.Second}
+			log.Info("ingest listening", "addr", ln.Addr().String(), "queue_url", queueURL)
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				_ = prod.Close(context.Background())
+				return err
+			case <-ctx.Done():
+			}
+			log.Info("ingest stopping")
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGracePeriod)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("shutdown", "error", err)
+			}
+			if err := prod.Close(sctx); err != nil {
+				return fmt.Errorf("ingest: flushing the producer: %w", err)
+			}
+			log.Info("ingest stopped")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.DurationVar(&opts.Timeout, "timeout", ingest.DefaultTimeout, "longest wait for SQS before answering 503")
+	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", ingest.DefaultMaxBodyBytes, "largest request body (413 above)")
+	return cmd
+}
