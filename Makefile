@@ -47,6 +47,7 @@ lint: vet $(STATICCHECK) ## gofmt, go vet and staticcheck
 
 test: lint $(FAUXQS) ## Lint, then every test with -race (integration tests start a local SQS themselves)
 	$(GO) test -race -count=1 -v ./...
+	cd examples/lambda-receiver && $(GO) vet ./... && $(GO) test -race -count=1 -v ./...
 
 demo: build $(FAUXQS) ## End to end on a local SQS (grows with each issue; see README)
 	scripts/demo
