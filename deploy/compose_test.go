@@ -5,6 +5,7 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -134,4 +135,68 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// The worker, ingest and receiver services run hookline with the same
+// config, which points at this compose file's localstack and receiver.
+func TestComposeHooklineServices(t *testing.T) {
+	p := loadProject(t, nil)
+	wantCommand := map[string]string{"worker": "worker", "ingest": "ingest", "receiver": "receive"}
+	listen := map[string]string{}
+	for name, sub := range wantCommand {
+		svc, err := p.GetService(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := []string(svc.Command)
+		if len(cmd) == 0 || cmd[0] != sub {
+			t.Errorf("%s: command %v, want hookline %s", name, cmd, sub)
+			continue
+		}
+		if i := slices.Index(cmd, "--config"); i < 0 || i+1 >= len(cmd) || mountAt(svc, cmd[i+1]) == nil {
+			t.Errorf("%s: --config %v is not a mounted file", name, cmd)
+		} else if src := mountAt(svc, cmd[i+1]).Source; filepath.Base(src) != "config.json" || filepath.Base(filepath.Dir(src)) != "deploy" {
+			t.Errorf("%s: mounts %s, want deploy/config.json", name, src)
+		}
+		if i := slices.Index(cmd, "--listen"); i >= 0 && i+1 < len(cmd) {
+			_, port, _ := strings.Cut(cmd[i+1], ":")
+			listen[name] = port
+			published := false
+			for _, p := range svc.Ports {
+				if fmt.Sprint(p.Target) == port && p.HostIP == "127.0.0.1" {
+					published = true
+				}
+			}
+			if !published {
+				t.Errorf("%s: listens on %s but does not publish it on 127.0.0.1", name, port)
+			}
+		}
+		if name != "receiver" {
+			if _, ok := svc.DependsOn["localstack"]; !ok {
+				t.Errorf("%s does not depend on localstack", name)
+			}
+			if deref(svc.Environment["AWS_REGION"]) == "" || deref(svc.Environment["AWS_ACCESS_KEY_ID"]) == "" {
+				t.Errorf("%s: no AWS region or credentials in its environment", name)
+			}
+		}
+	}
+
+	cfg, err := config.Load(filepath.Join("config.json"), config.Sources{
+		LookupEnv: func(string) (string, bool) { return "", false }, ReadFile: os.ReadFile,
+	}, config.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker, _ := p.GetService("worker")
+	if region := deref(worker.Environment["AWS_REGION"]); region != cfg.Queue.Region {
+		t.Errorf("worker AWS_REGION %q, config region %q", region, cfg.Queue.Region)
+	}
+	for _, a := range cfg.Apps {
+		for _, wh := range a.Webhooks {
+			u, err := url.Parse(wh.URL)
+			if err != nil || u.Hostname() != "receiver" || u.Port() != listen["receiver"] {
+				t.Errorf("webhook %s: url %q, want the receiver service on port %s", wh.ID, wh.URL, listen["receiver"])
+			}
+		}
+	}
 }
