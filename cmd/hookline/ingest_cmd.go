@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
@@ -45,16 +43,9 @@ Also serves GET /healthz and GET /metrics. SIGTERM: stop accepting, finish the
 requests in progress, flush the producer, exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger(e)
+			log, cfg, err := g.setup(e)
 			if err != nil {
 				return err
-			}
-			cfg, err := g.loadConfig(e)
-			if err != nil {
-				return err
-			}
-			for _, w := range cfg.Warnings {
-				log.Warn("config", "problem", w)
 			}
 			ctx := cmd.Context()
 			awsCfg, err := loadAWS(ctx, cfg.Queue.Region)
@@ -66,8 +57,7 @@ requests in progress, flush the producer, exit 0.`,
 			if err != nil {
 				return err
 			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			reg := newRegistry()
 			prod, err := producer.New(ctx, client, producer.Options{
 				QueueURL: queueURL, FIFO: cfg.Queue.FIFO, FairQueues: cfg.Queue.FairQueues,
 				MaxEvents: cfg.Webhooks.Batching.Size, Logger: log, Registry: reg,

@@ -40,16 +40,9 @@ With queue.sqs.fifo the pair is <name>.fifo and <name>-dlq.fifo, with
 DeduplicationScope=messageGroup and FifoThroughputLimit=perMessageGroupId.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger(e)
+			log, cfg, err := g.setup(e)
 			if err != nil {
 				return err
-			}
-			cfg, err := g.loadConfig(e)
-			if err != nil {
-				return err
-			}
-			for _, w := range cfg.Warnings {
-				log.Warn("config", "problem", w)
 			}
 			client, err := newSQSClient(cmd.Context(), cfg.Queue)
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/lmittmann/tint"
 	"github.com/mattn/go-isatty"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/hookline/hookline/config"
@@ -69,6 +71,30 @@ func defaultConfigPath(e *env) string {
 // loadConfig loads the config file with the process environment and flags.
 func (g *globalFlags) loadConfig(e *env) (*config.Config, error) {
 	return config.Load(g.configPath, config.Sources{LookupEnv: e.lookupEnv, ReadFile: os.ReadFile}, g.overrides)
+}
+
+// setup builds the logger and loads the config, logging its warnings.
+func (g *globalFlags) setup(e *env) (*slog.Logger, *config.Config, error) {
+	log, err := g.logger(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := g.loadConfig(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config", "problem", w)
+	}
+	return log, cfg, nil
+}
+
+// newRegistry is a metrics registry with the Go runtime and process
+// collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // logger builds the process logger: tint on a terminal, JSON otherwise.

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
@@ -42,16 +41,9 @@ delivery never started, exit 0. A second signal exits at once with status 2.
 succeeded recently) and /metrics (Prometheus).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger(e)
+			log, cfg, err := g.setup(e)
 			if err != nil {
 				return err
-			}
-			cfg, err := g.loadConfig(e)
-			if err != nil {
-				return err
-			}
-			for _, w := range cfg.Warnings {
-				log.Warn("config", "problem", w)
 			}
 			ctx := cmd.Context()
 			awsCfg, err := loadAWS(ctx, cfg.Queue.Region)
@@ -65,8 +57,7 @@ succeeded recently) and /metrics (Prometheus).`,
 			}
 			opts.FIFO = cfg.Queue.FIFO
 			opts.Logger = log
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			reg := newRegistry()
 			opts.Registry = reg
 			httpSender := delivery.NewHTTP(delivery.HTTPOptions{UserAgent: "Hookline/" + version})
 			defer httpSender.CloseIdleConnections()
