@@ -173,16 +173,20 @@ func newCapacity(maxMsgs int, maxBytes int64, perApp int) *capacity {
 		apps: map[string]int{}, changed: make(chan struct{})}
 }
 
-// wait blocks until there is room and returns how many messages may be
-// received, or 0 when ctx is done. It reserves nothing: a receive may
-// overshoot the byte bound by at most one batch.
-func (c *capacity) wait(ctx context.Context) int {
+// reserve blocks until there is room, then reserves up to most message
+// slots and returns how many; 0 when ctx is done. Receives are sized to
+// the reservation, so concurrent pollers never overshoot the message bound;
+// the byte bound is checked before a receive and may be overshot by one
+// batch.
+func (c *capacity) reserve(ctx context.Context, most int) int {
 	for {
 		c.mu.Lock()
 		free := c.maxMsgs - c.msgs
 		if free > 0 && c.bytes < c.maxBytes {
+			n := min(free, most)
+			c.msgs += n
 			c.mu.Unlock()
-			return free
+			return n
 		}
 		ch := c.changed
 		c.mu.Unlock()
@@ -194,8 +198,19 @@ func (c *capacity) wait(ctx context.Context) int {
 	}
 }
 
-// take accounts for a received message of app. It returns false, taking
-// nothing, when the app already holds its share.
+// unreserve returns n reserved slots that received no message.
+func (c *capacity) unreserve(n int) {
+	if n <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs -= n
+	c.notifyLocked()
+}
+
+// take turns one reserved slot into a held message of app. It returns
+// false, changing nothing, when the app already holds its share.
 func (c *capacity) take(app string, bytes int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -203,7 +218,6 @@ func (c *capacity) take(app string, bytes int64) bool {
 		return false
 	}
 	c.apps[app]++
-	c.msgs++
 	c.bytes += bytes
 	return true
 }
@@ -217,6 +231,11 @@ func (c *capacity) release(app string, bytes int64) {
 	}
 	c.msgs--
 	c.bytes -= bytes
+	c.notifyLocked()
+}
+
+// notifyLocked wakes every reserve waiting for room.
+func (c *capacity) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 }

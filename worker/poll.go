@@ -22,11 +22,12 @@ func (w *Worker) poll(ctx context.Context, id int) {
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(200*time.Millisecond),
 		backoff.WithMaxInterval(10*time.Second), backoff.WithMaxElapsedTime(0))
 	for {
-		n := w.inflight.wait(ctx)
+		n := w.inflight.reserve(ctx, min(maxBatch, w.cfg.Queue.MaxMessages))
 		if n == 0 {
 			return
 		}
 		msgs, err := w.receive(ctx, n)
+		w.inflight.unreserve(n - len(msgs)) // each received message holds or returns its own slot
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -51,8 +52,16 @@ func (w *Worker) poll(ctx context.Context, id int) {
 }
 
 // accept takes ownership of one received message and routes its events to
-// the batches of the webhooks they match, or settles it at once.
+// the batches of the webhooks they match, or settles it at once. It holds
+// one reserved in-flight slot, kept by the message once taken, else
+// returned.
 func (w *Worker) accept(sm types.Message) {
+	taken := false
+	defer func() {
+		if !taken {
+			w.inflight.unreserve(1)
+		}
+	}()
 	w.m.received.Inc()
 	ctx := w.sqsCtx
 	body := aws.ToString(sm.Body)
@@ -119,6 +128,7 @@ func (w *Worker) accept(sm types.Message) {
 		w.handBack(ctx, m)
 		return
 	}
+	taken = true
 	w.route(m)
 }
 

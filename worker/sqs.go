@@ -68,7 +68,7 @@ func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
 	q := w.cfg.Queue
 	out, err := w.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:            aws.String(w.opts.QueueURL),
-		MaxNumberOfMessages: int32(min(n, maxBatch, q.MaxMessages)),
+		MaxNumberOfMessages: int32(n), // the reservation: at most maxBatch and queue.sqs.max_messages
 		WaitTimeSeconds:     int32(min(q.WaitTimeSeconds, sqsMaxWaitSecond)),
 		VisibilityTimeout:   int32(q.VisibilityTimeout / time.Second),
 		// AWS returns no message attributes unless asked (fauxqs returns
