@@ -21,6 +21,11 @@ type message struct {
 	attempt      int
 	firstAttempt time.Time
 
+	// group is the FIFO message group (the app id); claimed is set when the
+	// message was registered before routing (waiting behind its group).
+	group   string
+	claimed bool
+
 	mu      sync.Mutex
 	handle  string
 	lost    bool // a heartbeat or delete said the handle is invalid

@@ -129,6 +129,15 @@ func (w *Worker) accept(sm types.Message) {
 		return
 	}
 	taken = true
+	if w.opts.FIFO {
+		// Owned (heartbeated) from now, also while it waits behind a
+		// message of its group; registered before admit publishes it.
+		m.group = sm.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+		m.claimed = w.owned.claim(m) // a new SQS id: swapHandle above caught re-receives
+		if !w.groups.admit(m) {
+			return // routed when the message ahead of it is settled
+		}
+	}
 	w.route(m)
 }
 
@@ -182,8 +191,11 @@ func (w *Worker) route(m *message) {
 	if len(m.parts) == 0 {
 		w.m.noMatch.Inc()
 	}
-	if !w.owned.claim(m) {
+	if !m.claimed && !w.owned.claim(m) {
 		w.inflight.release(env.AppID, m.size)
+		if w.opts.FIFO {
+			w.nextInGroup(w.sqsCtx, m, false)
+		}
 		return
 	}
 	if m.pending == 0 {

@@ -52,6 +52,17 @@ func (w *Worker) settle(m *message) {
 	ctx := w.sqsCtx
 	w.owned.drop(m) // stops the heartbeat before any hand-off
 	defer w.inflight.release(m.env.AppID, m.size)
+	if w.opts.FIFO {
+		deleted := false
+		defer func() { w.nextInGroup(ctx, m, deleted) }()
+		w.settleMessage(ctx, m, &deleted)
+		return
+	}
+	w.settleMessage(ctx, m, nil)
+}
+
+// settleMessage settles m; on FIFO queues it reports whether m was deleted.
+func (w *Worker) settleMessage(ctx context.Context, m *message, deleted *bool) {
 
 	m.mu.Lock()
 	lost, started := m.lost, m.started
@@ -103,7 +114,7 @@ func (w *Worker) settle(m *message) {
 		ok = w.deadLetter(ctx, m, p) && ok
 	}
 	if w.opts.FIFO {
-		w.settleFIFO(ctx, m, ok, retry, deferred)
+		*deleted = w.settleFIFO(ctx, m, ok, retry, deferred)
 		return
 	}
 	if len(retry) > 0 {
@@ -126,8 +137,9 @@ func (w *Worker) settle(m *message) {
 }
 
 // settleFIFO: retries keep the message in place (re-sending would reorder
-// the app's messages), delayed by changing its visibility.
-func (w *Worker) settleFIFO(ctx context.Context, m *message, ok bool, retry, deferred []*part) {
+// the app's messages), delayed by changing its visibility. It reports
+// whether the message was deleted.
+func (w *Worker) settleFIFO(ctx context.Context, m *message, ok bool, retry, deferred []*part) bool {
 	var delay time.Duration
 	switch {
 	case !ok:
@@ -139,10 +151,29 @@ func (w *Worker) settleFIFO(ctx context.Context, m *message, ok bool, retry, def
 		delay = w.opts.DeferDelay
 	default:
 		w.deleteMessages(ctx, []*message{m})
-		return
+		return true
 	}
 	if err := w.setVisibility(ctx, m.receiptHandle(), delay); err != nil {
 		w.log.Error("retry delay failed; the message returns after its visibility timeout", "message_id", m.sqsID, "error", err)
+	}
+	return false
+}
+
+// nextInGroup moves m's FIFO group on: after a delete, the next message of
+// the group received with it is delivered; otherwise (a retry, a release, a
+// lost lease, shutdown) the ones waiting are released to come back after m.
+func (w *Worker) nextInGroup(ctx context.Context, m *message, deleted bool) {
+	next, release := w.groups.finish(m.group, deleted && !w.isStopping())
+	for _, r := range release {
+		w.owned.drop(r)
+		if err := w.setVisibility(ctx, r.receiptHandle(), 0); err != nil {
+			w.log.Error("release failed; the message returns after its visibility timeout", "message_id", r.sqsID, "error", err)
+		}
+		w.inflight.release(r.env.AppID, r.size)
+		w.m.released.Inc()
+	}
+	if next != nil {
+		w.route(next)
 	}
 }
 

@@ -134,6 +134,7 @@ type Worker struct {
 	owned    *registry
 	batches  *batcher
 	hooks    *hookLimits
+	groups   *groups
 
 	lastReceive     atomic.Int64 // unix nanos of the last successful receive
 	receiveErrors   rateLog
@@ -187,6 +188,7 @@ func New(cfg *config.Config, opts Options, client SQS, sender delivery.Sender) (
 	w.inflight = newCapacity(opts.MaxInFlightMessages, opts.MaxInFlightBytes,
 		max(1, int(float64(opts.MaxInFlightMessages)*opts.AppShare)))
 	w.owned = newRegistry()
+	w.groups = newGroups()
 	w.hooks = newHookLimits(opts.WebhookConcurrency, opts.WebhookQueuedBytes)
 	w.batches = newBatcher(w)
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
