@@ -32,7 +32,7 @@ const region = "us-east-1"
 
 // harness is one test's queue pair on the local SQS and its config.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	client   *sqs.Client
 	cfg      *config.Config
 	mainURL  string
@@ -50,7 +50,7 @@ type app struct {
 
 // newHarness creates a fresh queue pair and loads a config with the apps;
 // extra is merged into the top-level object (e.g. a "webhooks" section).
-func newHarness(t *testing.T, apps []app, webhooksSection string, fifo bool) *harness {
+func newHarness(t testing.TB, apps []app, webhooksSection string, fifo bool) *harness {
 	t.Helper()
 	ctx := context.Background()
 	endpoint := localstack.SQSEndpoint(t)
@@ -146,7 +146,7 @@ func (h *harness) startOn(client worker.SQS, opts worker.Options, sender deliver
 }
 
 // stop signals shutdown and waits for Run to return nil within limit.
-func (r *running) stop(t *testing.T, limit time.Duration) time.Duration {
+func (r *running) stop(t testing.TB, limit time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	r.cancel()

@@ -9,7 +9,7 @@ import (
 
 // testLogger discards worker logs unless HOOKLINE_TEST_LOG is set (then
 // they go to stderr at debug level).
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	t.Helper()
 	var w io.Writer = io.Discard
 	if os.Getenv("HOOKLINE_TEST_LOG") != "" {
