@@ -56,7 +56,8 @@ func TestShutdownDuringBurst(t *testing.T) {
 	all := burst(h, 60)
 
 	const grace = 5 * time.Second
-	w := h.start(worker.Options{GracePeriod: grace, WebhookConcurrency: 2}, nil)
+	// At most 10 messages held: SIGTERM finds most of the burst still on the queue.
+	w := h.start(worker.Options{GracePeriod: grace, WebhookConcurrency: 2, MaxInFlightMessages: 10, AppShare: 1}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := slow.WaitRequests(ctx, 2); err != nil {
