@@ -63,7 +63,6 @@ func (w *Worker) settle(m *message) {
 
 // settleMessage settles m; on FIFO queues it reports whether m was deleted.
 func (w *Worker) settleMessage(ctx context.Context, m *message, deleted *bool) {
-
 	m.mu.Lock()
 	lost, started := m.lost, m.started
 	m.mu.Unlock()
