@@ -30,6 +30,11 @@ func TestConfigCheckAcceptsSeedExamplesAndSockudoFixture(t *testing.T) {
 			if !strings.Contains(stderr, path+": OK") {
 				t.Errorf("stderr lacks the OK line:\n%s", stderr)
 			}
+			if strings.HasPrefix(name, "seed-lambda") || strings.HasPrefix(name, "seed-mixed") {
+				if !strings.Contains(stderr, "invocation_type Event: a 202 only means Lambda queued the event") {
+					t.Errorf("no note about Event invocations:\n%s", stderr)
+				}
+			}
 			if !strings.Contains(stdout, `"secret": "[redacted]"`) {
 				t.Errorf("stdout lacks the redacted secret:\n%s", stdout)
 			}
