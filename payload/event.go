@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Pusher webhook event names. Other names pass through unchanged.
@@ -143,6 +144,11 @@ func decodeEvent(b []byte) (Event, error) {
 		case "id":
 			err = decodeString(k, raw, &e.ID)
 		default:
+			if known := knownKey(k); known != "" {
+				// The Go SDK matches JSON keys case-insensitively: it would
+				// read this as the known field.
+				return Event{}, fmt.Errorf("%q differs from %q only in case", k, known)
+			}
 			var c bytes.Buffer
 			if err := json.Compact(&c, raw); err != nil {
 				return Event{}, fmt.Errorf("%q: %w", k, err)
@@ -157,6 +163,18 @@ func decodeEvent(b []byte) (Event, error) {
 		}
 	}
 	return e, nil
+}
+
+var knownKeys = []string{"name", "channel", "event", "data", "socket_id", "user_id", "subscription_count", "time_ms", "id"}
+
+// knownKey returns the known event key that k equals but for case, or "".
+func knownKey(k string) string {
+	for _, known := range knownKeys {
+		if strings.EqualFold(k, known) {
+			return known
+		}
+	}
+	return ""
 }
 
 // decodeData returns "data" as a string: a JSON string as is, null as "",

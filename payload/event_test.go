@@ -3,6 +3,7 @@ package payload
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -80,12 +81,6 @@ func TestEventDecodeEncode(t *testing.T) {
 			in:   `{"zeta": {"k" : [1, 2]}, "name":"cache_miss","alpha":null,"channel":"cache-x","mid":"<b>"}`,
 			want: Event{Name: "cache_miss", Channel: "cache-x"},
 			out:  `{"name":"cache_miss","channel":"cache-x","alpha":null,"mid":"<b>","zeta":{"k":[1,2]}}`,
-		},
-		{
-			name: "keys are matched exactly: Name is unknown",
-			in:   `{"name":"a","Name":"b","CHANNEL":"c"}`,
-			want: Event{Name: "a"},
-			out:  `{"name":"a","CHANNEL":"c","Name":"b"}`,
 		},
 		{
 			name: "unknown event name passes through",
@@ -221,5 +216,14 @@ func TestEventMarshalThroughEncodingJSON(t *testing.T) {
 	b, err := json.Marshal(Event{})
 	if err != nil || string(b) != `{"name":""}` {
 		t.Errorf("json.Marshal(Event{}) = %s, %v", b, err)
+	}
+}
+
+func TestEventRejectsKeysDifferingOnlyInCase(t *testing.T) {
+	for _, in := range []string{`{"name":"client_event","Data":{"x":1}}`, `{"name":"x","CHANNEL":"c"}`, `{"Name":"x"}`} {
+		var e Event
+		if err := json.Unmarshal([]byte(in), &e); err == nil || !strings.Contains(err.Error(), "only in case") {
+			t.Errorf("%s: err = %v, want a case error", in, err)
+		}
 	}
 }
