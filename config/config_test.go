@@ -403,3 +403,16 @@ func TestLambdaEndpointPrecedenceAndLimits(t *testing.T) {
 		t.Errorf("no warning for the capped max_body_bytes: %q", cfg.Warnings)
 	}
 }
+
+func TestWarnsAboutFIFOAttemptsOverTheRedriveBackstop(t *testing.T) {
+	doc := `{"queue":{"sqs":{"fifo":true}},"app_manager":{"array":{"apps":[{"id":"a","key":"k","secret":"s","webhooks":[
+		{"url":"https://x.test/a","event_types":["x"],"retry":{"max_attempts":20}},
+		{"url":"https://x.test/b","event_types":["x"]}]}]}}}`
+	cfg, err := Parse([]byte(doc), Sources{LookupEnv: noEnv}, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasWarning(cfg, "webhooks[0]: retry.max_attempts 20 on a FIFO queue") || hasWarning(cfg, "webhooks[1]: retry") {
+		t.Errorf("warnings %q", cfg.Warnings)
+	}
+}

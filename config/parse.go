@@ -704,6 +704,11 @@ func (w *walker) validate(cfg *Config) {
 			if wh.MaxBodyBytes == 0 {
 				wh.MaxBodyBytes = cfg.Webhooks.MaxBodyBytes
 			}
+			if q.FIFO && wh.Retry.Enabled && wh.Retry.MaxAttempts > fifoReceiveBackstop {
+				w.warnf(wh.Path, "retry.max_attempts %d on a FIFO queue: each attempt is a receive, and the redrive "+
+					"policy (maxReceiveCount %d by default) moves the message to the DLQ first, without a reason",
+					wh.Retry.MaxAttempts, fifoReceiveBackstop)
+			}
 			if wh.Lambda != nil {
 				// A batch must fit Lambda's payload limit, with room for
 				// soketi's envelope around the body.
@@ -753,6 +758,9 @@ func resolveLambdaEndpoints(cfg *Config, lookup func(string) (string, bool)) {
 		}
 	}
 }
+
+// fifoReceiveBackstop is `queues create`'s default maxReceiveCount.
+const fifoReceiveBackstop = 10
 
 var appIDPattern = regexp.MustCompile(`^[!-~]{1,128}$`)
 
