@@ -41,8 +41,10 @@ tools: $(STATICCHECK) ## Install the pinned dev tools into .tools/bin (staticche
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	cd examples/lambda-receiver && $(GO) mod tidy -diff
 
-lint: vet $(STATICCHECK) ## gofmt, go vet and staticcheck
+lint: vet $(STATICCHECK) ## gofmt, go vet, go mod tidy (no diff) and staticcheck
 	$(STATICCHECK) ./...
 
 test: lint $(FAUXQS) ## Lint, then every test with -race (integration tests start a local SQS themselves)
