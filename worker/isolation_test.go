@@ -1,10 +1,13 @@
 package worker_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/payload"
 	"github.com/hookline/hookline/receiver"
@@ -102,4 +105,65 @@ func TestHeartbeatKeepsSlowDeliveriesOwned(t *testing.T) {
 	if got := w.counter(t, "hookline_worker_visibility_extensions_total"); got < 3 {
 		t.Errorf("visibility extensions %v, want at least 3 in 8 s with a 1 s heartbeat", got)
 	}
+}
+
+// A webhook whose queue of waiting events is over its byte cap gets no more:
+// the work is handed back with a short delay, no attempt used, and delivered
+// once the webhook catches up.
+func TestWebhookQueueCapHandsWorkBack(t *testing.T) {
+	rec, srv := server(t, receiver.StaticApps{"k": {ID: "app", Secret: "s"}})
+	gate := make(chan struct{})
+	rec.Respond(func(_ *receiver.Delivery, n int) receiver.Response {
+		if n == 1 {
+			return receiver.Response{Status: 200, Block: gate}
+		}
+		return receiver.Response{Status: 200}
+	})
+	h := newHarness(t, []app{{"app", "k", "s", []string{
+		fmt.Sprintf(`{"url":%q,"event_types":["member_added"],"request_timeout_ms":30000}`, srv.URL),
+	}}}, `{"batching":{"enabled":false}}`, false)
+	var want []string
+	for i := range 8 {
+		id := h.send("app", payload.Event{Name: "member_added", Channel: "presence-cap", UserID: fmt.Sprint("user-", i), TimeMS: 1})
+		want = append(want, id+":0")
+	}
+	spy := &sendSpy{Client: h.client, sent: make(chan struct{}, 100)}
+	w := h.startOn(spy, worker.Options{WebhookConcurrency: 1, WebhookQueuedBytes: 300, DeferDelay: time.Second}, nil)
+	// A hand-back is a SendMessage while the first request holds the only slot.
+	select {
+	case <-spy.sent:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no hand-back while the webhook's queue was over its cap")
+	}
+	if got := w.counter(t, "hookline_worker_handbacks_total", "cause", "webhook-queue"); got == 0 {
+		t.Errorf("handbacks_total{webhook-queue} = %v", got)
+	}
+	close(gate)
+	waitUnique(t, rec, len(want), 30*time.Second)
+	w.stop(t, time.Minute)
+	h.assertDrained()
+	slices.Sort(want)
+	if got := slices.Compact(eventIDs(rec)); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	for _, d := range rec.Deliveries() {
+		if d.Attempt != 1 {
+			t.Errorf("a handed-back message came back as attempt %d; hand-backs must not use attempts", d.Attempt)
+		}
+	}
+}
+
+// sendSpy signals every SendMessage (hand-backs, retries, dead letters).
+type sendSpy struct {
+	*sqs.Client
+	sent chan struct{}
+}
+
+func (s *sendSpy) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	out, err := s.Client.SendMessage(ctx, in, opts...)
+	select {
+	case s.sent <- struct{}{}:
+	default:
+	}
+	return out, err
 }
