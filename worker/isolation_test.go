@@ -67,9 +67,10 @@ func TestFailingWebhookDoesNotHoldBackTheHealthyOne(t *testing.T) {
 	if got := slices.Compact(ids(failing)); !slices.Equal(got, want) {
 		t.Errorf("failing webhook eventually got %v\nwant all of %v", got, want)
 	}
-	// Normal latency here is a long poll plus a 20 ms batch window; the
-	// failing webhook may add at most its 1 s request timeout.
-	if limit := 2500 * time.Millisecond; worst > limit {
+	// Normal latency here is at most a 1 s long poll plus a 20 ms batch
+	// window (and CI load); the failing webhook may add at most its 1 s
+	// request timeout.
+	if limit := 3 * time.Second; worst > limit {
 		t.Errorf("healthy webhook's worst round took %v, want under %v", worst, limit)
 	}
 }
