@@ -1,10 +1,13 @@
 package worker_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/payload"
 	"github.com/hookline/hookline/receiver"
@@ -120,4 +123,49 @@ func TestFiltersSelectExactly(t *testing.T) {
 			t.Errorf("got %v, want %v", got, exp)
 		}
 	}
+}
+
+// A message no webhook's filter selects is deleted and counted.
+func TestUnmatchedMessagesAreDeletedAndCounted(t *testing.T) {
+	rec, srv := server(t, receiver.StaticApps{"k": {ID: "app", Secret: "s"}})
+	h := newHarness(t, []app{{"app", "k", "s", []string{
+		fmt.Sprintf(`{"url":%q,"event_types":["member_added"],"filter":{"channel_type":"presence"}}`, srv.URL),
+	}}}, ``, false)
+	h.send("app", ev("member_added", "private-not-presence"), ev("channel_occupied", "presence-x"))
+	h.send("app", ev("member_added", "presence-x")) // a marker that does match
+	spy := &deleteSpy{Client: h.client, deleted: make(chan int, 10)}
+	w := h.startOn(spy, worker.Options{}, nil)
+	for n := 0; n < 2; {
+		select {
+		case k := <-spy.deleted:
+			n += k
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of 2 messages deleted", n)
+		}
+	}
+	w.stop(t, time.Minute)
+	h.assertDrained()
+	if got := w.counter(t, "hookline_worker_messages_unmatched_total"); got != 1 {
+		t.Errorf("messages_unmatched_total = %v, want 1", got)
+	}
+	if got := w.counter(t, "hookline_worker_messages_deleted_total"); got != 2 {
+		t.Errorf("messages_deleted_total = %v, want 2", got)
+	}
+	if n := rec.Requests(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// deleteSpy reports how many messages each DeleteMessageBatch deleted.
+type deleteSpy struct {
+	*sqs.Client
+	deleted chan int
+}
+
+func (s *deleteSpy) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	out, err := s.Client.DeleteMessageBatch(ctx, in, opts...)
+	if err == nil {
+		s.deleted <- len(out.Successful)
+	}
+	return out, err
 }
