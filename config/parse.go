@@ -211,13 +211,6 @@ func (w *walker) queue(q *Queue, o *object) {
 		"url":      `did you mean "queue_url"?`,
 		"name":     `did you mean "queue_name"?`,
 	}, true)
-	strField := func(key string, dst *string) {
-		if v, p := s.get(key); v != nil {
-			if x, ok := w.str(p, v); ok {
-				*dst = x
-			}
-		}
-	}
 	intField := func(key string, dst *int, lo, hi int64) {
 		if v, p := s.get(key); v != nil {
 			if n, ok := w.integer(p, v, lo, hi); ok {
@@ -232,12 +225,12 @@ func (w *walker) queue(q *Queue, o *object) {
 			}
 		}
 	}
-	strField("region", &q.Region)
-	strField("endpoint_url", &q.EndpointURL)
-	strField("queue_url", &q.QueueURL)
-	strField("queue_url_prefix", &q.QueueURLPrefix)
-	strField("queue_name", &q.QueueName)
-	strField("dead_letter_queue_name", &q.DeadLetterQueueName)
+	w.setString(s, "region", &q.Region)
+	w.setString(s, "endpoint_url", &q.EndpointURL)
+	w.setString(s, "queue_url", &q.QueueURL)
+	w.setString(s, "queue_url_prefix", &q.QueueURLPrefix)
+	w.setString(s, "queue_name", &q.QueueName)
+	w.setString(s, "dead_letter_queue_name", &q.DeadLetterQueueName)
 	var vt int
 	intField("visibility_timeout", &vt, 0, 43_200)
 	if s.has("visibility_timeout") && vt > 0 {
@@ -551,19 +544,12 @@ func (w *walker) lambda(path string, v any) *Lambda {
 		"client_options": `soketi's "client_options" is not supported; use "region" and "endpoint_url"`,
 	}, true)
 	l := &Lambda{InvocationType: "Event", PayloadFormat: "pusher"}
-	get := func(key string, dst *string) {
-		if v, p := o.get(key); v != nil {
-			if s, ok := w.str(p, v); ok {
-				*dst = s
-			}
-		}
-	}
-	get("function_name", &l.FunctionName)
-	get("invocation_type", &l.InvocationType)
-	get("qualifier", &l.Qualifier)
-	get("region", &l.Region)
-	get("endpoint_url", &l.EndpointURL)
-	get("payload_format", &l.PayloadFormat)
+	w.setString(o, "function_name", &l.FunctionName)
+	w.setString(o, "invocation_type", &l.InvocationType)
+	w.setString(o, "qualifier", &l.Qualifier)
+	w.setString(o, "region", &l.Region)
+	w.setString(o, "endpoint_url", &l.EndpointURL)
+	w.setString(o, "payload_format", &l.PayloadFormat)
 	if l.FunctionName == "" {
 		w.errorf(join(path, "function_name"), "is required")
 	}
@@ -593,18 +579,11 @@ func (w *walker) filterSpec(spec *filter.Spec, path string, v any) {
 		"prefix":                   `did you mean "channel_prefix"?`,
 		"type":                     `did you mean "channel_type"?`,
 	}, true)
-	get := func(key string, dst *string) {
-		if v, p := o.get(key); v != nil {
-			if s, ok := w.str(p, v); ok {
-				*dst = s
-			}
-		}
-	}
-	get("channel_type", &spec.ChannelType)
-	get("channel_prefix", &spec.ChannelPrefix)
-	get("channel_suffix", &spec.ChannelSuffix)
-	get("channel_pattern", &spec.ChannelPattern)
-	get("channel_namespace", &spec.ChannelNamespace)
+	w.setString(o, "channel_type", &spec.ChannelType)
+	w.setString(o, "channel_prefix", &spec.ChannelPrefix)
+	w.setString(o, "channel_suffix", &spec.ChannelSuffix)
+	w.setString(o, "channel_pattern", &spec.ChannelPattern)
+	w.setString(o, "channel_namespace", &spec.ChannelNamespace)
 	if v, p := o.get("channel_namespaces"); v != nil {
 		if list, ok := w.strings(p, v); ok {
 			spec.ChannelNamespaces = list

@@ -185,6 +185,15 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// setString sets *dst to o's string at key, when present and a string.
+func (w *walker) setString(o *object, key string, dst *string) {
+	if v, p := o.get(key); v != nil {
+		if x, ok := w.str(p, v); ok {
+			*dst = x
+		}
+	}
+}
+
 func (w *walker) str(path string, v any) (string, bool) {
 	switch t := v.(type) {
 	case nil:
