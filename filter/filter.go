@@ -198,13 +198,18 @@ func (f *Filter) Match(ev *payload.Event) bool {
 	if ev == nil {
 		return false
 	}
-	if _, ok := f.events[ev.Name]; !ok {
+	return f.MatchNameChannel(ev.Name, ev.Channel)
+}
+
+// MatchNameChannel is Match for an event given by its name and channel
+// alone (the worker keeps events as raw JSON and reads only these two).
+func (f *Filter) MatchNameChannel(name, ch string) bool {
+	if _, ok := f.events[name]; !ok {
 		return false
 	}
 	if !f.channel {
 		return true
 	}
-	ch := ev.Channel
 	if ch == "" {
 		return false
 	}

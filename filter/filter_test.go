@@ -104,6 +104,9 @@ func TestMatch(t *testing.T) {
 			if got := f.Match(&ev); got != tt.matches {
 				t.Errorf("Match(%+v) = %v, want %v", tt.event, got, tt.matches)
 			}
+			if got := f.MatchNameChannel(ev.Name, ev.Channel); got != tt.matches {
+				t.Errorf("MatchNameChannel(%q, %q) = %v, want %v", ev.Name, ev.Channel, got, tt.matches)
+			}
 		})
 	}
 }
