@@ -14,7 +14,7 @@ LDFLAGS     := -X main.version=$(VERSION)
 .PHONY: help build build-linux test lint vet demo bench clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/hookline
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/hookline ./cmd/hookline
@@ -56,6 +56,14 @@ demo: build $(FAUXQS) ## End to end on a local SQS (grows with each issue; see R
 
 bench: ## Benchmarks (speed and memory targets)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Defaults give runs of a few seconds each; e.g. BENCH_E2E_FLAGS='-rows 1:50000 -contenders hookline,bare'.
+BENCH_E2E_FLAGS ?= -rows 1:20000,10:4000,100:1000 -out bin/bench-e2e.md
+
+.PHONY: bench-e2e
+bench-e2e: $(FAUXQS) ## End-to-end benchmark, table 1: hookline worker vs a per-message consumer vs the bare SQS limit on fauxqs (report also in bin/bench-e2e.md)
+	@mkdir -p bin
+	$(GO) run ./cmd/hookline-bench $(BENCH_E2E_FLAGS)
 
 clean: ## Remove build outputs and installed tools
 	rm -rf bin .tools localstack/node_modules

@@ -1,0 +1,145 @@
+// Command hookline-bench is Hookline's end-to-end benchmark (table 1): in
+// one run it starts a local SQS (fauxqs on 127.0.0.1), a counting proxy in
+// front of it and a verifying loopback receiver, and measures on identical
+// queue contents three contenders, each its own process:
+//
+//   - Hookline: the real `hookline worker` binary;
+//   - a per-message consumer: receive 10, then for each message decode,
+//     build one signed Pusher body, POST it, DeleteMessage;
+//   - the bare limit: receive 10, one DeleteMessageBatch, no delivery.
+//
+// It prints a markdown table (events/s, CPU µs/event, peak RSS, SQS calls
+// per message by operation) with the ratios between them, and writes it to
+// -out. Run it with `make bench-e2e`, or:
+//
+//	go run ./cmd/hookline-bench -rows 1:20000,10:4000,100:1000 -out bench.md
+//
+// main only parses flags and maps errors to exit codes: 0 success, 1 a
+// failure (a failed run included), 2 bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == childArg {
+		os.Exit(runChild(os.Args[2:], os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the driver: args[0] is the program name.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var (
+		cfg        Config
+		rows       string
+		contenders string
+		out        string
+		quiet      bool
+	)
+	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&rows, "rows", "1:20000,10:4000,100:1000", "rows as events-per-message:messages, comma-separated")
+	fs.StringVar(&contenders, "contenders", "hookline,consumer,bare", "contenders to run, in order: hookline, consumer, bare")
+	fs.IntVar(&cfg.Pollers, "pollers", 5, "receive loops per contender (Hookline: queue.sqs.concurrency)")
+	fs.IntVar(&cfg.Wait, "wait", 1, "ReceiveMessage WaitTimeSeconds")
+	fs.IntVar(&cfg.Visibility, "visibility", 30, "visibility timeout of the queues and receives, s")
+	fs.StringVar(&cfg.Region, "region", "us-east-1", "AWS region of the queues")
+	fs.StringVar(&cfg.Endpoint, "endpoint", "", "SQS endpoint to use instead of starting fauxqs")
+	fs.StringVar(&cfg.Hookline, "hookline", "", "prebuilt hookline binary (default: go build one into a temporary directory)")
+	fs.DurationVar(&cfg.RunTimeout, "run-timeout", 5*time.Minute, "longest one contender run may take")
+	fs.StringVar(&out, "out", "", "also write the markdown report to this file")
+	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
+		return 2
+	}
+	var err error
+	if cfg.Rows, err = parseRows(rows); err != nil {
+		fmt.Fprintf(stderr, "%s: -rows: %v\n", fs.Name(), err)
+		return 2
+	}
+	for _, c := range strings.Split(contenders, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cfg.Contenders = append(cfg.Contenders, c)
+		}
+	}
+	if !quiet {
+		cfg.Progress = stderr
+	}
+
+	rep, err := Run(ctx, cfg)
+	if rep == nil {
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+		return 1
+	}
+	rep.Command = shellQuote(append([]string{fs.Name()}, args[1:]...))
+	code := 0
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+		code = 1
+	}
+	for _, r := range rep.Results {
+		if r.Err != nil {
+			code = 1
+		}
+	}
+	if err := rep.WriteMarkdown(stdout); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+		return 1
+	}
+	if out != "" {
+		f, err := os.Create(out)
+		if err == nil {
+			err = errors.Join(rep.WriteMarkdown(f), f.Close())
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: -out: %v\n", fs.Name(), err)
+			return 1
+		}
+	}
+	return code
+}
+
+// parseRows parses "1:20000,10:4000".
+func parseRows(s string) ([]Row, error) {
+	var rows []Row
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		epm, msgs, ok := strings.Cut(part, ":")
+		if !ok {
+			return nil, fmt.Errorf("%q: want events-per-message:messages", part)
+		}
+		e, err1 := strconv.Atoi(epm)
+		m, err2 := strconv.Atoi(msgs)
+		if err1 != nil || err2 != nil || e < 1 || m < 1 {
+			return nil, fmt.Errorf("%q: want two positive integers", part)
+		}
+		rows = append(rows, Row{EventsPerMessage: e, Messages: m})
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("no rows")
+	}
+	return rows, nil
+}

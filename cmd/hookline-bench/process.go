@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// userHZ is the unit of utime and stime in /proc/<pid>/stat: USER_HZ, 100
+// on every Linux architecture Go supports.
+const userHZ = 100
+
+// procCPU is the CPU time (user + system, all threads) the process pid has
+// used so far, from /proc/<pid>/stat, in 10 ms ticks. It fails where there
+// is no /proc.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// child is a running contender process.
+type child struct {
+	cmd     *exec.Cmd
+	stderr  *tailBuffer
+	exited  chan struct{} // closed once the process has been waited for
+	waitErr error         // valid after exited is closed
+}
+
+func startChild(cmd *exec.Cmd) (*child, error) {
+	c := &child{cmd: cmd, stderr: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
+	cmd.Stdout = c.stderr
+	cmd.Stderr = c.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.exited)
+	}()
+	return c, nil
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// stop sends SIGTERM and waits up to grace, then kills the process. It
+// returns the exit error, if any (a kill is one).
+func (c *child) stop(grace time.Duration) error {
+	select {
+	case <-c.exited:
+		return c.waitErr
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-c.exited:
+		return c.waitErr
+	case <-t.C:
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		return fmt.Errorf("did not exit within %v of SIGTERM; killed", grace)
+	}
+}
+
+// usage is the CPU time and peak RSS of the exited process.
+func (c *child) usage() (cpu time.Duration, maxRSS int64, err error) {
+	st := c.cmd.ProcessState
+	if st == nil {
+		return 0, 0, errors.New("process not waited for")
+	}
+	return st.UserTime() + st.SystemTime(), peakRSS(st), nil
+}
+
+// tailBuffer is an io.Writer keeping the last max bytes written, safe for
+// concurrent use: a child's output, for error messages.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
