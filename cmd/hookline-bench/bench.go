@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,7 +168,13 @@ type Result struct {
 	Elapsed time.Duration // from the first ReceiveMessage to the last event counted (bare: the last delete)
 
 	CPU      time.Duration // the contender's CPU time within Elapsed (from /proc, 10 ms ticks)
-	CPUKnown bool          // CPU was measured (there is a /proc)
+	CPUKnown bool          // CPU, HarnessCPU and BusyCPUs were measured (there is a /proc)
+	// HarnessCPU is the CPU time of the driver process within Elapsed: the
+	// proxy and the receiver (fauxqs is not included).
+	HarnessCPU time.Duration
+	// BusyCPUs is how many of the machine's CPUs were busy on average within
+	// Elapsed (everything: contender, harness, fauxqs, the rest).
+	BusyCPUs float64
 	CPUTotal time.Duration // the contender's CPU time over its life (rusage): startup and shutdown included
 	MaxRSS   int64         // peak RSS, bytes
 
@@ -372,12 +379,12 @@ func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun
 	}
 
 	// Wait for the first receive: the contender is up.
-	var cpu0 time.Duration
+	var cpu0 cpuSample
 	cpuKnown := true
 	select {
 	case <-proxyRun.firstReceive:
 		res.Startup = proxyRun.firstReceiveAt.Sub(spawned)
-		if cpu0, err = procCPU(ch.pid()); err != nil {
+		if cpu0, err = sampleCPU(ch.pid()); err != nil {
 			cpuKnown = false
 		}
 	case <-ch.exited:
@@ -396,8 +403,11 @@ func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun
 	case <-done.done:
 		at, _ := done.reachedAt()
 		res.Elapsed = at.Sub(proxyRun.firstReceiveAt)
-		if cpu1, err := procCPU(ch.pid()); err == nil && cpuKnown {
-			res.CPU, res.CPUKnown = cpu1-cpu0, true
+		if cpu1, err := sampleCPU(ch.pid()); err == nil && cpuKnown {
+			res.CPU, res.HarnessCPU, res.CPUKnown = cpu1.contender-cpu0.contender, cpu1.harness-cpu0.harness, true
+			if t := cpu1.total - cpu0.total; t > 0 {
+				res.BusyCPUs = float64(cpu1.busy-cpu0.busy) / float64(t) * float64(runtime.NumCPU())
+			}
 		}
 	case <-ch.exited:
 		return finish(failure("exited after %d of %d %s", done.load(), done.target, what))

@@ -12,7 +12,7 @@
 // per message by operation) with the ratios between them, and writes it to
 // -out. Run it with `make bench-e2e`, or:
 //
-//	go run ./cmd/hookline-bench -rows 1:20000,10:4000,100:1000 -out bench.md
+//	go run ./cmd/hookline-bench -rows 1:20000,10:6000,100:2000 -out bench.md
 //
 // main only parses flags and maps errors to exit codes: 0 success, 1 a
 // failure (a failed run included), 2 bad usage.
@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,10 +52,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		contenders string
 		out        string
 		quiet      bool
+		cpuprofile string
 	)
 	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&rows, "rows", "1:20000,10:4000,100:1000", "rows as events-per-message:messages, comma-separated")
+	fs.StringVar(&rows, "rows", "1:20000,10:6000,100:2000", "rows as events-per-message:messages, comma-separated")
 	fs.StringVar(&contenders, "contenders", "hookline,consumer,bare", "contenders to run, in order: hookline, consumer, bare")
 	fs.IntVar(&cfg.Pollers, "pollers", 5, "receive loops per contender (Hookline: queue.sqs.concurrency)")
 	fs.IntVar(&cfg.Wait, "wait", 1, "ReceiveMessage WaitTimeSeconds")
@@ -65,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.RunTimeout, "run-timeout", 5*time.Minute, "longest one contender run may take")
 	fs.StringVar(&out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "write the driver's CPU profile (proxy, receiver, filler) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -86,6 +89,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Progress = stderr
 	}
 
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: -cpuprofile: %v\n", fs.Name(), err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	rep, err := Run(ctx, cfg)
 	if rep == nil {
 		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)

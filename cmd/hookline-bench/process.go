@@ -46,6 +46,51 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
+// machineCPU is the machine's busy and total CPU time so far, summed over
+// all CPUs, in ticks, from the first line of /proc/stat ("cpu user nice
+// system idle iowait irq softirq steal ..."); idle and iowait are not busy.
+func machineCPU() (busy, total int64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: first line %q", line)
+	}
+	for i, s := range f[1:] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		if i >= 8 { // guest and guest_nice are already counted in user and nice
+			break
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total, nil
+}
+
+// cpuSample is the CPU used so far by a contender, by this process (the
+// proxy and the receiver) and by the whole machine.
+type cpuSample struct {
+	contender, harness time.Duration
+	busy, total        int64 // machine ticks
+}
+
+func sampleCPU(pid int) (cpuSample, error) {
+	var s cpuSample
+	var err1, err2, err3 error
+	s.contender, err1 = procCPU(pid)
+	s.harness, err2 = procCPU(os.Getpid())
+	s.busy, s.total, err3 = machineCPU()
+	return s, errors.Join(err1, err2, err3)
+}
+
 // child is a running contender process.
 type child struct {
 	cmd     *exec.Cmd

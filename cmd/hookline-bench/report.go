@@ -76,23 +76,28 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 		rep.Config.Pollers, maxReceive, rep.Config.Wait, rep.Config.Visibility)
 	fmt.Fprintf(&b, "- started %s; command: `%s`\n\n", rep.Started.UTC().Format(time.RFC3339), rep.Command)
 
-	b.WriteString("| events/msg | contender | messages | events | events/s | CPU µs/event | CPU µs/event, whole life | peak RSS MiB | webhook requests | SQS calls/msg | empty receives | startup ms |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| events/msg | contender | messages | events | seconds | events/s | CPU µs/event | CPU µs/event, whole life | peak RSS MiB | webhook requests | SQS calls/msg | empty receives | startup ms | harness CPU µs/event | CPUs busy |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var failed []Result
 	for _, r := range rep.Results {
 		if r.Err != nil {
 			failed = append(failed, r)
-			fmt.Fprintf(&b, "| %d | %s | %d | %d | FAILED (see below) | | | | | | | |\n", r.Row.EventsPerMessage, r.Name, r.Row.Messages, r.Events)
+			fmt.Fprintf(&b, "| %d | %s | %d | %d | FAILED (see below) | | | | | | | | | | |\n", r.Row.EventsPerMessage, r.Name, r.Row.Messages, r.Events)
 			continue
 		}
 		requests := "–"
 		if r.Requests > 0 || r.Delivered > 0 {
 			requests = fmt.Sprint(r.Requests)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %d | %.0f | %s | %.1f | %.1f | %s | %.3f | %d | %d |\n",
-			r.Row.EventsPerMessage, r.Name, r.Row.Messages, r.Events, r.EventsPerSecond(), cpuPerEvent(r),
+		harness, busy := "–", "–"
+		if r.CPUKnown {
+			harness = fmt.Sprintf("%.1f", micros(r.HarnessCPU)/float64(r.Events))
+			busy = fmt.Sprintf("%.2f of %d", r.BusyCPUs, rep.Machine.CPUs)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %d | %.2f | %.0f | %s | %.1f | %.1f | %s | %.3f | %d | %d | %s | %s |\n",
+			r.Row.EventsPerMessage, r.Name, r.Row.Messages, r.Events, r.Elapsed.Seconds(), r.EventsPerSecond(), cpuPerEvent(r),
 			micros(r.CPUTotal)/float64(r.Events), float64(r.MaxRSS)/(1<<20), requests,
-			float64(sum(r.SQS.Calls))/float64(r.Row.Messages), r.SQS.Empty, r.Startup.Milliseconds())
+			float64(sum(r.SQS.Calls))/float64(r.Row.Messages), r.SQS.Empty, r.Startup.Milliseconds(), harness, busy)
 	}
 
 	ops := opColumns(rep.Results)
@@ -145,7 +150,9 @@ the moment the receiver counted the last event (bare limit: the last successful 
 is the contender's user+system CPU over that window, from /proc/<pid>/stat (10 ms ticks); "whole life"
 is its rusage after exit, start-up and shutdown included. Peak RSS is rusage maxrss. The receiver
 checks the key, the content type and the HMAC-SHA256 signature of every request and counts the events
-of its body. Everything (fauxqs, proxy, receiver, contender) shares the machine's CPUs.
+of its body. Everything (fauxqs, proxy, receiver, contender) shares the machine's CPUs: "harness CPU"
+is the driver process's (proxy + receiver) CPU over the window, "CPUs busy" the machine's average over
+it (/proc/stat); when it is close to the CPU count, the machine, not the contender, set the pace.
 `)
 	if len(failed) > 0 {
 		b.WriteString("\nFailed runs:\n\n")
