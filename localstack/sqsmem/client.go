@@ -159,6 +159,7 @@ func receivedMessage(m *message, in *sqs.ReceiveMessageInput) types.Message {
 		MD5OfBody:     aws.String(m.bodyMD5),
 	}
 	var names []string
+	//lint:ignore SA1019 the legacy AttributeNames still selects system attributes on real SQS
 	for _, n := range in.AttributeNames {
 		names = append(names, string(n))
 	}

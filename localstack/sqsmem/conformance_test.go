@@ -460,6 +460,7 @@ func testAttributes(t *testing.T, b *backend) {
 	setVisibility(t, b, url, aws.ToString(m.ReceiptHandle), 0)
 	out, err := b.client.ReceiveMessage(ctxFor(t), &sqs.ReceiveMessageInput{
 		QueueUrl: aws.String(url), WaitTimeSeconds: 2,
+		//lint:ignore SA1019 the legacy field must keep working: callers still use it
 		AttributeNames:        []types.QueueAttributeName{"ApproximateReceiveCount"},
 		MessageAttributeNames: []string{"kind"},
 	})

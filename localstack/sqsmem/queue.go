@@ -162,13 +162,19 @@ func (q *queue) waiter() <-chan struct{} {
 	return q.wake
 }
 
-// remove marks m gone and compacts msgs once half of it is gone.
+// remove marks m gone; expire compacts msgs later (never while a caller ranges over it).
 func (q *queue) remove(m *message) {
 	if m.gone {
 		return
 	}
 	m.gone = true
 	q.deleted++
+	q.notify()
+}
+
+// expire compacts msgs once half of it is gone, and drops messages past the retention period.
+// Every operation that scans the queue calls it first.
+func (q *queue) expire(now time.Time) {
 	if q.deleted > 32 && q.deleted > len(q.msgs)/2 {
 		live := q.msgs[:0]
 		for _, m := range q.msgs {
@@ -180,11 +186,6 @@ func (q *queue) remove(m *message) {
 		q.msgs = live
 		q.deleted = 0
 	}
-	q.notify()
-}
-
-// expire drops messages past the retention period.
-func (q *queue) expire(now time.Time) {
 	for _, m := range q.msgs {
 		if !m.gone && !now.Before(m.retainFrom.Add(q.retention)) {
 			q.remove(m)

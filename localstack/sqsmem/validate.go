@@ -4,7 +4,6 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -278,5 +277,3 @@ func copyPtr(p *string) *string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func millis(ms int64) string { return fmt.Sprint(ms) }
