@@ -49,7 +49,7 @@ type receipt struct {
 	m *message
 }
 
-// New returns an empty Server. Under testing/synctest, create it inside the bubble.
+// New returns an empty Server. Under testing/synctest, use it from one bubble only.
 func New() *Server {
 	return &Server{
 		id:      serverIDs.Add(1),

@@ -523,3 +523,22 @@ func TestManyMessages(t *testing.T) {
 		}
 	})
 }
+
+// TestServerCreatedOutsideBubble: long-poll channels and timers belong to the poller, so a
+// Server made outside a bubble works inside one.
+func TestServerCreatedOutsideBubble(t *testing.T) {
+	srv := sqsmem.New()
+	url, _ := srv.CreatePair("outside", false, 30*time.Second, 0)
+	synctest.Test(t, func(t *testing.T) {
+		c := srv.Client()
+		go func() {
+			time.Sleep(3 * time.Second)
+			_, _ = c.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("x")})
+		}()
+		start := time.Now()
+		out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 20})
+		if err != nil || len(out.Messages) != 1 || time.Since(start) != 3*time.Second {
+			t.Fatalf("%v, %d messages after %v", err, len(out.Messages), time.Since(start))
+		}
+	})
+}
