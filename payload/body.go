@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Body is the JSON body POSTed to receivers (and given to Lambda functions):
@@ -76,4 +77,41 @@ func DecodeBody(b []byte) (*Body, error) {
 		body.Events[i] = ev
 	}
 	return &body, nil
+}
+
+// AppendBody appends exactly {"time_ms":<timeMS>,"events":[...]} with each
+// event written by AppendEvent: the raw counterpart of EncodeBody, without
+// reflection, and without allocating when dst has room for BodySize bytes.
+// DecodeBody reads it back as the events it was given. The caller
+// guarantees at least one event, each with a name.
+func AppendBody(dst []byte, timeMS int64, events []RawEvent) []byte {
+	dst = append(dst, `{"time_ms":`...)
+	dst = strconv.AppendInt(dst, timeMS, 10)
+	dst = append(dst, `,"events":[`...)
+	for i := range events {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendEvent(dst, &events[i])
+	}
+	return append(dst, ']', '}')
+}
+
+// BodySize is exactly len(AppendBody(nil, timeMS, events)).
+func BodySize(timeMS int64, events []RawEvent) int {
+	n := BodyOverhead(timeMS)
+	for i := range events {
+		if i > 0 {
+			n++
+		}
+		n += events[i].Size()
+	}
+	return n
+}
+
+// BodyOverhead is BodySize less the events' sizes and the commas between
+// them: len(`{"time_ms":`) + the digits of timeMS + len(`,"events":[`) +
+// len(`]}`).
+func BodyOverhead(timeMS int64) int {
+	return len(`{"time_ms":`) + intLen(timeMS) + len(`,"events":[`) + len(`]}`)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -201,45 +202,73 @@ func typeMsg(raw json.RawMessage, dst any) string {
 // key and, for events and targets, the index:
 // `payload: events[3]: missing "name"`.
 func (e *Envelope) Validate() error {
-	if e.V != Version {
-		return fmt.Errorf(`payload: "v": %d, want %d`, e.V, Version)
-	}
-	if err := validateID(e.ID); err != nil {
+	if err := validateHead(e.V, e.ID, e.AppID, len(e.Events)); err != nil {
 		return err
 	}
-	if e.AppID == "" {
+	for i := range e.Events {
+		if err := validateEvent(i, e.Events[i].Name, e.Events[i].TimeMS); err != nil {
+			return err
+		}
+	}
+	return validateTail(e.Targets, e.Attempt, e.FirstAttemptMS, e.NotBeforeMS)
+}
+
+// validateHead, validateEvent and validateTail are Validate's checks, in
+// order, shared with the raw path.
+func validateHead(v int, id, appID string, events int) error {
+	if v != Version {
+		return fmt.Errorf(`payload: "v": %d, want %d`, v, Version)
+	}
+	if err := validateID(id); err != nil {
+		return err
+	}
+	if appID == "" {
 		return errors.New(`payload: missing "app_id"`)
 	}
-	if len(e.Events) == 0 {
+	if events == 0 {
 		return errors.New(`payload: "events": empty`)
 	}
-	for i := range e.Events {
-		ev := &e.Events[i]
-		if ev.Name == "" {
-			return fmt.Errorf(`payload: events[%d]: missing "name"`, i)
-		}
-		if ev.TimeMS < 0 {
-			return fmt.Errorf(`payload: events[%d]: "time_ms": negative (%d)`, i, ev.TimeMS)
-		}
+	return nil
+}
+
+func validateEvent(i int, name string, timeMS int64) error {
+	if name == "" {
+		return fmt.Errorf(`payload: events[%d]: missing "name"`, i)
 	}
-	seen := make(map[string]struct{}, len(e.Targets))
-	for i, t := range e.Targets {
+	if timeMS < 0 {
+		return fmt.Errorf(`payload: events[%d]: "time_ms": negative (%d)`, i, timeMS)
+	}
+	return nil
+}
+
+func validateTail(targets []string, attempt int, firstAttemptMS, notBeforeMS int64) error {
+	var seen map[string]struct{} // for long lists; short ones are searched
+	if len(targets) > 16 {
+		seen = make(map[string]struct{}, len(targets))
+	}
+	for i, t := range targets {
 		if t == "" {
 			return fmt.Errorf("payload: targets[%d]: empty", i)
 		}
-		if _, dup := seen[t]; dup {
+		dup := false
+		if seen != nil {
+			_, dup = seen[t]
+			seen[t] = struct{}{}
+		} else {
+			dup = slices.Contains(targets[:i], t)
+		}
+		if dup {
 			return fmt.Errorf("payload: targets[%d]: duplicate %q", i, t)
 		}
-		seen[t] = struct{}{}
 	}
-	if e.Attempt < 0 {
-		return fmt.Errorf(`payload: "attempt": negative (%d)`, e.Attempt)
+	if attempt < 0 {
+		return fmt.Errorf(`payload: "attempt": negative (%d)`, attempt)
 	}
-	if e.FirstAttemptMS < 0 {
-		return fmt.Errorf(`payload: "first_attempt_ms": negative (%d)`, e.FirstAttemptMS)
+	if firstAttemptMS < 0 {
+		return fmt.Errorf(`payload: "first_attempt_ms": negative (%d)`, firstAttemptMS)
 	}
-	if e.NotBeforeMS < 0 {
-		return fmt.Errorf(`payload: "not_before": negative (%d)`, e.NotBeforeMS)
+	if notBeforeMS < 0 {
+		return fmt.Errorf(`payload: "not_before": negative (%d)`, notBeforeMS)
 	}
 	return nil
 }

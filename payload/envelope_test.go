@@ -106,14 +106,17 @@ func TestDecodeDesignExample(t *testing.T) {
 
 const ev = `[{"name":"channel_occupied","channel":"c"}]`
 
-func TestDecodeClassification(t *testing.T) {
+// decodeRejection is an input Decode (and DecodeRaw) must reject.
+type decodeRejection struct {
+	name   string
+	in     string
+	reason string // "" = ErrFutureVersion
+	err    string
+}
+
+func decodeRejections() []decodeRejection {
 	long := strings.Repeat("x", 129)
-	tests := []struct {
-		name   string
-		in     string
-		reason string // "" = ErrFutureVersion
-		err    string
-	}{
+	return []decodeRejection{
 		// malformed
 		{"empty input", ``, ReasonMalformed, "payload: not valid JSON: unexpected end of JSON input"},
 		{"garbage", `hello`, ReasonMalformed, "payload: not valid JSON: invalid character 'h' looking for beginning of value"},
@@ -173,7 +176,10 @@ func TestDecodeClassification(t *testing.T) {
 		{"target empty", `{"v":1,"id":"a","app_id":"b","events":` + ev + `,"targets":["wh",""]}`, ReasonInvalid, `payload: targets[1]: empty`},
 		{"target duplicate", `{"v":1,"id":"a","app_id":"b","events":` + ev + `,"targets":["wh","x","wh"]}`, ReasonInvalid, `payload: targets[2]: duplicate "wh"`},
 	}
-	for _, tt := range tests {
+}
+
+func TestDecodeClassification(t *testing.T) {
+	for _, tt := range decodeRejections() {
 		t.Run(tt.name, func(t *testing.T) {
 			e, err := Decode([]byte(tt.in))
 			if err == nil {
@@ -209,12 +215,15 @@ func TestDecodeClassification(t *testing.T) {
 	}
 }
 
-func TestDecodeAccepts(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want *Envelope
-	}{
+// decodeAcceptance is an input Decode (and DecodeRaw) must accept.
+type decodeAcceptance struct {
+	name string
+	in   string
+	want *Envelope
+}
+
+func decodeAcceptances() []decodeAcceptance {
+	return []decodeAcceptance{
 		{
 			"minimal",
 			`{"v":1,"id":"a","app_id":"b","events":[{"name":"x"}]}`,
@@ -251,7 +260,10 @@ func TestDecodeAccepts(t *testing.T) {
 			&Envelope{V: 1, ID: "a", AppID: "b", Events: []Event{{Name: "x"}}},
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestDecodeAccepts(t *testing.T) {
+	for _, tt := range decodeAcceptances() {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Decode([]byte(tt.in))
 			if err != nil {

@@ -142,10 +142,11 @@ func TestEventDecodeEncode(t *testing.T) {
 	}
 }
 
-func TestEventDecodeErrors(t *testing.T) {
-	tests := []struct {
-		in, err string
-	}{
+// eventRejection is an event object decodeEvent must reject.
+type eventRejection struct{ in, err string }
+
+func eventRejections() []eventRejection {
+	return []eventRejection{
 		{`[]`, `payload: event: want a JSON object, got array`},
 		{`"x"`, `payload: event: want a JSON object, got string`},
 		{`5`, `payload: event: want a JSON object, got number`},
@@ -161,8 +162,15 @@ func TestEventDecodeErrors(t *testing.T) {
 		{`{"name":"n","id":7}`, `payload: event: "id": want a string, got number`},
 		// several bad keys: the first in sorted order is reported, every time
 		{`{"user_id":1,"channel":2,"name":3}`, `payload: event: "channel": want a string, got number`},
+		// keys that differ from a known one only in case
+		{`{"name":"client_event","Data":{"x":1}}`, `payload: event: "Data" differs from "data" only in case`},
+		{`{"name":"x","CHANNEL":"c"}`, `payload: event: "CHANNEL" differs from "channel" only in case`},
+		{`{"Name":"x"}`, `payload: event: "Name" differs from "name" only in case`},
 	}
-	for _, tt := range tests {
+}
+
+func TestEventDecodeErrors(t *testing.T) {
+	for _, tt := range eventRejections() {
 		t.Run(tt.in, func(t *testing.T) {
 			var e Event
 			err := json.Unmarshal([]byte(tt.in), &e)

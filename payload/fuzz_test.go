@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-func FuzzDecode(f *testing.F) {
-	seeds := []string{
+// fuzzSeeds seed FuzzDecode and FuzzDecodeRawMatchesDecode.
+func fuzzSeeds() []string {
+	return []string{
 		`{"v":1,"id":"01HV4Z9Q8W","app_id":"app-1","events":[{"name":"member_added","channel":"presence-chat","user_id":"u1","time_ms":1678886400100}]}`,
 		`{"v":1,"id":"r","app_id":"a","events":[{"name":"client_event","data":{"x":[1,2]},"extra":{"k":null}}],"targets":["wh1","wh2"],"attempt":3,"first_attempt_ms":10,"not_before":20}`,
 		`{"v":1,"id":"s","app_id":"a","events":[{"name":"subscription_count","subscription_count":0,"Name":"x","a\"b":"\u2028<>"}]}`,
@@ -22,7 +23,10 @@ func FuzzDecode(f *testing.F) {
 		"\xff\xfe",
 		``,
 	}
-	for _, s := range seeds {
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range fuzzSeeds() {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
