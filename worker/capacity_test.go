@@ -10,7 +10,7 @@ import (
 // and two pollers never reserve more than the bound between them.
 func TestCapacityBlocksPollingWhenFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newCapacity(3, 1<<20, 3)
+		c := newCapacity(3, 1<<20)
 		ctx := context.Background()
 		if n := c.reserve(ctx, 10); n != 3 {
 			t.Fatalf("first reservation %d, want all 3 free slots", n)
@@ -25,9 +25,8 @@ func TestCapacityBlocksPollingWhenFull(t *testing.T) {
 		default:
 		}
 		// Two of the three reservations received messages; one came back empty.
-		if !c.take("a", 100) || !c.take("b", 100) {
-			t.Fatal("take refused")
-		}
+		c.take(100)
+		c.take(100)
 		c.unreserve(1)
 		synctest.Wait()
 		n1 := <-got
@@ -47,24 +46,23 @@ func TestCapacityBlocksPollingWhenFull(t *testing.T) {
 		if msgs, bytes := c.usage(); msgs != 3 || bytes != 200 {
 			t.Errorf("usage %d messages %d bytes, want 3 and 200", msgs, bytes)
 		}
-		c.release("a", 100)
+		// The gauge counts messages held, not the poller's reservation.
+		if msgs, bytes := c.held(); msgs != 2 || bytes != 200 {
+			t.Errorf("held %d messages %d bytes, want 2 and 200", msgs, bytes)
+		}
+		c.release(100)
 		if msgs, bytes := c.usage(); msgs != 2 || bytes != 100 {
 			t.Errorf("after release: %d messages %d bytes", msgs, bytes)
 		}
 	})
 }
 
-func TestCapacityBytesAndAppShare(t *testing.T) {
+func TestCapacityBytes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newCapacity(10, 150, 1)
+		c := newCapacity(10, 150)
 		ctx := context.Background()
 		n := c.reserve(ctx, 2)
-		if !c.take("a", 200) {
-			t.Fatal("take refused")
-		}
-		if c.take("a", 10) {
-			t.Error("app a took a second slot over its share of 1")
-		}
+		c.take(200)
 		c.unreserve(n - 1)
 		got := make(chan int, 1)
 		go func() { got <- c.reserve(ctx, 10) }()
@@ -74,7 +72,7 @@ func TestCapacityBytesAndAppShare(t *testing.T) {
 			t.Fatalf("reserved %d slots while over the byte bound", n)
 		default:
 		}
-		c.release("a", 200)
+		c.release(200)
 		synctest.Wait()
 		if n := <-got; n != 10 {
 			t.Errorf("reserved %d after the bytes were released, want 10", n)
@@ -84,7 +82,7 @@ func TestCapacityBytesAndAppShare(t *testing.T) {
 
 func TestReserveStopsWithTheContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newCapacity(1, 1<<20, 1)
+		c := newCapacity(1, 1<<20)
 		c.reserve(context.Background(), 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		got := make(chan int, 1)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"sync"
 
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/delivery"
@@ -12,102 +13,115 @@ import (
 	"github.com/hookline/hookline/signing"
 )
 
-// job is one request to one webhook: chunks of one or more messages.
+// job is one request to one webhook: chunks of one or more messages. The
+// delivery reads it; the engine owns it again once the result is back.
 type job struct {
-	app    *config.App
-	hook   *config.Webhook
-	chunks []*chunk
-	// halved is set on the halves of a batch the target rejected as too
-	// large; they are not halved again.
-	halved bool
+	app     *config.App
+	hook    *config.Webhook
+	queue   *hookQueue
+	chunks  []*chunk
+	attempt int // X-Hookline-Attempt: the highest attempt among its messages
 }
 
-// dispatch starts a flushed batch's delivery; the caller has counted it in
-// deliverWG.
-func (w *Worker) dispatch(b *batch) {
-	go func() {
-		defer w.deliverWG.Done()
-		w.deliver(&job{app: b.app, hook: b.hook, chunks: b.chunks})
-	}()
+// jobResult is what a delivery reports: a result for every chunk (halves
+// of a chunk the target found too large are reported as chunks of their
+// own).
+type jobResult struct {
+	job     *job
+	results []chunkResult
 }
 
-// deliver takes a slot of the webhook, builds and signs the body, sends it
-// and reports the outcome to every chunk. The wait for a slot holds nothing
-// else; when the grace period ends first, the chunks are released unsent.
+type chunkResult struct {
+	c *chunk
+	r result
+}
+
+// bodyPool recycles request bodies: a sender never keeps a body after Send
+// returns (delivery.Sender).
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// deliver sends a job and reports every chunk's result to the engine. A
+// target that rejects the body as too large gets each half once.
 func (w *Worker) deliver(j *job) {
-	sem := w.hooks.sem(j.hook.ID)
-	select {
-	case sem <- struct{}{}:
-	case <-w.workCtx.Done():
-		w.finish(j, result{kind: resultReleased})
-		return
+	var results []chunkResult
+	report := func(chunks []*chunk, r result) {
+		for _, c := range chunks {
+			results = append(results, chunkResult{c, r})
+		}
 	}
-	out, ok := w.attempt(j)
-	<-sem
-	if !ok {
-		return
-	}
-
+	out := w.attempt(j, j.chunks)
 	switch out.Class {
 	case delivery.Delivered:
-		w.finish(j, result{kind: resultDelivered, outcome: out})
+		report(j.chunks, result{kind: resultDelivered, outcome: out})
 	case delivery.TooLarge:
-		if halves := j.halve(); halves != nil {
-			w.m.halved.Inc()
-			for _, h := range halves {
-				w.deliver(h)
-			}
-			return
+		halves := halve(j.chunks)
+		if halves == nil {
+			report(j.chunks, result{kind: resultDead, reason: reasonPermanent, outcome: out})
+			break
 		}
-		w.finish(j, result{kind: resultDead, reason: reasonPermanent, outcome: out})
-	case delivery.Permanent:
-		w.finish(j, result{kind: resultDead, reason: reasonPermanent, outcome: out})
+		w.m.halved.Inc()
+		for _, h := range halves {
+			o := w.attempt(j, h)
+			report(h, w.classify(o, true))
+		}
 	default:
-		if w.workCtx.Err() != nil {
-			// Cut off by the end of the grace period: not the target's
-			// fault, and not an attempt.
-			w.finish(j, result{kind: resultReleased, outcome: out})
-			return
-		}
-		w.finish(j, result{kind: resultRetry, outcome: out})
+		report(j.chunks, w.classify(out, false))
+	}
+	select {
+	case w.eng.results <- jobResult{job: j, results: results}:
+	case <-w.eng.gone: // the grace period is over
 	}
 }
 
-// attempt sends the job once. ok is false when it could not be built (the
-// chunks are then already settled).
-func (w *Worker) attempt(j *job) (out delivery.Outcome, ok bool) {
+// classify turns an outcome other than a first TooLarge into a result.
+func (w *Worker) classify(out delivery.Outcome, halved bool) result {
+	switch out.Class {
+	case delivery.Delivered:
+		return result{kind: resultDelivered, outcome: out}
+	case delivery.Permanent, delivery.TooLarge:
+		return result{kind: resultDead, reason: reasonPermanent, outcome: out}
+	}
+	if w.workCtx.Err() != nil {
+		// Cut off by the end of the grace period: not the target's fault,
+		// and not an attempt.
+		return result{kind: resultReleased, outcome: out, cause: causeShutdown}
+	}
+	return result{kind: resultRetry, outcome: out}
+}
+
+// attempt builds, signs and sends one body of the chunks' events. A panic
+// in the sender is a retryable outcome, never a dead loop.
+func (w *Worker) attempt(j *job, chunks []*chunk) (out delivery.Outcome) {
 	defer func() {
 		if p := recover(); p != nil {
 			w.log.Error("delivery panicked", "panic", fmt.Sprint(p), "webhook", j.hook.ID, "stack", string(debug.Stack()))
-			out, ok = delivery.Outcome{Class: delivery.Retryable, Reason: "panic"}, true
+			out = delivery.Outcome{Class: delivery.Retryable, Reason: "panic"}
 		}
 	}()
-	attempt := 0
-	var events []payload.Event
-	for _, c := range j.chunks {
-		m := c.part.msg
-		m.mu.Lock()
-		m.started = true
-		m.mu.Unlock()
-		attempt = max(attempt, m.attempt)
+	if w.workCtx.Err() != nil {
+		return delivery.Outcome{Class: delivery.Retryable, Reason: "shutdown"}
+	}
+	n := 0
+	for _, c := range chunks {
+		n += len(c.events)
+	}
+	events := make([]payload.RawEvent, 0, n)
+	for _, c := range chunks {
 		events = append(events, c.events...)
 	}
 	// Built and signed right before it is written: the top-level time_ms is
 	// this attempt's, so retries stay within receivers' 5-minute window.
-	body, err := payload.EncodeBody(w.now().UnixMilli(), events)
-	if err != nil {
-		w.log.Error("cannot encode body", "webhook", j.hook.ID, "error", err)
-		w.finish(j, result{kind: resultDead, reason: reasonPermanent,
-			outcome: delivery.Outcome{Class: delivery.Permanent, Reason: "encode-error", Detail: err.Error()}})
-		return delivery.Outcome{}, false
-	}
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body := payload.AppendBody((*bp)[:0], w.now().UnixMilli(), events)
+	*bp = body
 	req := &delivery.Request{
 		AppKey:    j.app.Key,
 		Signature: signing.Sign(j.app.Secret.Reveal(), body),
 		Body:      body,
 		Webhook:   j.hook,
-		Attempt:   attempt,
-		Events:    len(events),
+		Attempt:   j.attempt,
+		Events:    n,
 	}
 	out = w.sender.Send(w.workCtx, req)
 	w.m.requests.WithLabelValues(out.Class.String()).Inc()
@@ -116,51 +130,58 @@ func (w *Worker) attempt(j *job) (out delivery.Outcome, ok bool) {
 	if out.Class != delivery.Delivered {
 		level = slog.LevelWarn
 	}
-	w.log.Log(w.workCtx, level, "delivery", "app_id", j.app.ID, "webhook", j.hook.ID, "target", j.hook.Target(),
-		"events", len(events), "attempt", attempt, "class", out.Class.String(), "status", out.Status,
-		"reason", out.Reason, "duration", out.Duration)
+	if w.log.Enabled(w.workCtx, level) {
+		w.log.Log(w.workCtx, level, "delivery", "app_id", j.app.ID, "webhook", j.hook.ID, "target", j.hook.Target(),
+			"events", n, "messages", messageIDs(chunks), "attempt", j.attempt, "class", out.Class.String(), "status", out.Status,
+			"reason", out.Reason, "duration_ms", out.Duration.Milliseconds())
+	}
 	if out.Class == delivery.Delivered {
-		w.m.eventsDelivered.Add(float64(len(events)))
+		w.m.eventsDelivered.Add(float64(n))
 	}
-	return out, true
+	return out
 }
 
-// finish reports r to every chunk of the job and settles the messages it
-// completes.
-func (w *Worker) finish(j *job, r result) {
-	for _, c := range j.chunks {
-		w.hooks.dequeue(j.hook.ID, c.bytes)
-		if c.part.report(r) {
-			w.settleAsync(c.part.msg)
+// messageIDs lists the SQS ids of the chunks' messages, for logs.
+func messageIDs(chunks []*chunk) []string {
+	out := make([]string, 0, len(chunks))
+	for i, c := range chunks {
+		if i > 0 && chunks[i-1].part.msg == c.part.msg {
+			continue
 		}
+		out = append(out, c.part.msg.sqsID)
 	}
+	return out
 }
 
-// halve splits a job the target rejected as too large in two, once. A job
-// of one event cannot be halved.
-func (j *job) halve() []*job {
-	if j.halved {
-		return nil
-	}
-	chunks := j.chunks
+// halve splits chunks the target rejected as too large in two; nil when
+// they are a single event.
+func halve(chunks []*chunk) [][]*chunk {
 	if len(chunks) == 1 {
 		c := chunks[0]
 		if len(c.events) < 2 {
 			return nil
 		}
 		mid := len(c.events) / 2
-		a := &chunk{part: c.part, events: c.events[:mid], bytes: eventBytes(c.events[:mid])}
-		b := &chunk{part: c.part, events: c.events[mid:], bytes: c.bytes - a.bytes}
-		c.part.msg.mu.Lock()
-		c.part.chunks++ // one chunk became two
-		c.part.msg.mu.Unlock()
-		chunks = []*chunk{a, b}
+		a := &chunk{part: c.part, events: c.events[:mid], queuedAt: c.queuedAt}
+		b := &chunk{part: c.part, events: c.events[mid:], queuedAt: c.queuedAt}
+		a.bytes = eventsBytes(a.events)
+		b.bytes = c.bytes - a.bytes
+		return [][]*chunk{{a}, {b}}
 	}
 	mid := len(chunks) / 2
-	return []*job{
-		{app: j.app, hook: j.hook, chunks: chunks[:mid], halved: true},
-		{app: j.app, hook: j.hook, chunks: chunks[mid:], halved: true},
+	return [][]*chunk{chunks[:mid], chunks[mid:]}
+}
+
+// eventsBytes is the size of events in a body, with the commas between them.
+func eventsBytes(events []payload.RawEvent) int64 {
+	var n int64
+	for i := range events {
+		if i > 0 {
+			n++
+		}
+		n += int64(events[i].Size())
 	}
+	return n
 }
 
 // deliveryOutcome describes a failure that did not come from a request.

@@ -130,7 +130,7 @@ func TestWebhookQueueCapHandsWorkBack(t *testing.T) {
 	}
 	spy := &sendSpy{Client: h.client, sent: make(chan struct{}, 100)}
 	w := h.startOn(spy, worker.Options{WebhookConcurrency: 1, WebhookQueuedBytes: 300, DeferDelay: time.Second}, nil)
-	// A hand-back is a SendMessage while the first request holds the only slot.
+	// A hand-back is a SendMessageBatch while the first request holds the only slot.
 	select {
 	case <-spy.sent:
 	case <-time.After(30 * time.Second):
@@ -154,14 +154,14 @@ func TestWebhookQueueCapHandsWorkBack(t *testing.T) {
 	}
 }
 
-// sendSpy signals every SendMessage (hand-backs, retries, dead letters).
+// sendSpy signals every SendMessageBatch (hand-backs, retries, dead letters).
 type sendSpy struct {
 	*sqs.Client
 	sent chan struct{}
 }
 
-func (s *sendSpy) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	out, err := s.Client.SendMessage(ctx, in, opts...)
+func (s *sendSpy) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	out, err := s.Client.SendMessageBatch(ctx, in, opts...)
 	select {
 	case s.sent <- struct{}{}:
 	default:

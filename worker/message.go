@@ -5,57 +5,85 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/delivery"
 	"github.com/hookline/hookline/payload"
 )
 
-// message is one received SQS message while the worker owns it.
+// message is one received SQS message while the worker owns it. The poller
+// fills it; from the engine's input channel on, only the engine goroutine
+// reads or writes it.
 type message struct {
-	sqsID string
-	body  string
-	size  int64
-	env   *payload.Envelope
+	sqsID        string
+	handle       string
+	body         string
+	size         int64
+	receiveCount int
+	group        string // MessageGroupId (FIFO, fair queues)
+	attrs        map[string]types.MessageAttributeValue
+	received     time.Time
+
+	// env is the decoded envelope; nil when early is set.
+	env *payload.RawEnvelope
+	// early is an outcome decided at receive, before any routing.
+	early *early
 	app   *config.App
 	// attempt is the delivery attempt this message represents (1-based).
 	attempt      int
 	firstAttempt time.Time
 
-	// group is the FIFO message group (the app id); claimed is set when the
-	// message was registered before routing (waiting behind its group).
-	group   string
-	claimed bool
+	parts []*part
+	open  int // parts not yet resolved
 
-	mu      sync.Mutex
-	handle  string
-	lost    bool // a heartbeat or delete said the handle is invalid
-	parts   []*part
-	pending int  // parts not yet done
-	started bool // some delivery of this message began
+	state      msgState
+	admitted   bool // FIFO: holds its group (groups.admit)
+	started    bool // some delivery of this message began
+	lost       bool // the heartbeat said the current handle is invalid
+	leaseUntil time.Time
 }
 
-func (m *message) receiptHandle() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.handle
+// msgState is where a message is in the engine.
+type msgState int
+
+const (
+	stateActive  msgState = iota // routed: parts queued or being delivered
+	stateWaiting                 // FIFO: behind the message of its group in progress
+	stateDecided                 // handed to the acker; no longer heartbeated
+)
+
+// earlyKind is an outcome decided from the body alone.
+type earlyKind int
+
+const (
+	earlyDeadRaw earlyKind = iota // not a usable envelope: DLQ as is, with a reason
+	earlyFuture                   // a newer envelope version: release for later
+	earlyNotDue                   // a retry whose not_before is still ahead
+)
+
+type early struct {
+	kind   earlyKind
+	reason string // earlyDeadRaw: the DLQ reason
+	detail string
+	wait   time.Duration // earlyNotDue
 }
 
 // part is what one message owes one webhook: the events its filter selects.
 type part struct {
 	msg *message
-	// hook is nil for parts settled without delivery (unknown app, app
-	// disabled, target removed).
+	// hook is nil for app-level parts (unknown app, app disabled) and for
+	// removed targets.
 	hook *config.Webhook
 	// target is the webhook id (or "app:<id>" for app-level outcomes).
 	target string
 	// appLevel marks an outcome for the whole message (unknown app, app
 	// disabled) rather than one webhook.
 	appLevel bool
-	events   []payload.Event
-	bytes    int64
+	events   []payload.RawEvent
+	bytes    int64 // events' Size() plus the commas between them
 
-	// guarded by msg.mu
-	chunks int // chunks not yet reported
+	open   int // events not yet resolved; the part is resolved at 0
 	result result
 }
 
@@ -65,7 +93,7 @@ type resultKind int
 const (
 	resultDelivered resultKind = iota
 	resultReleased             // never attempted (shutdown): no attempt used
-	resultDeferred             // handed back over a cap: no attempt used
+	resultDeferred             // handed back (a cap, waited too long): no attempt used
 	resultRetry                // a real attempt failed, retryable
 	resultDead                 // permanent failure: dead-letter
 )
@@ -73,116 +101,44 @@ const (
 type result struct {
 	kind    resultKind
 	outcome delivery.Outcome
-	reason  string // DLQ reason for resultDead
+	reason  string // DLQ reason for resultDead (and unknown-app retries)
+	cause   string // hand-back cause for resultDeferred
 }
 
-// chunk is a slice of one part's events inside one request.
+// worse reports whether r should replace cur as a part's result.
+func (r result) worse(cur result) bool { return r.kind > cur.kind }
+
+// chunk is a slice of one part's events that fits one request.
 type chunk struct {
-	part   *part
-	events []payload.Event
-	bytes  int64
-}
-
-// report records a chunk's result; it returns true when this completed the
-// whole message (every part done), so the caller settles it.
-func (p *part) report(r result) (messageDone bool) {
-	m := p.msg
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r.kind > p.result.kind {
-		p.result = r
-	}
-	p.chunks--
-	if p.chunks > 0 {
-		return false
-	}
-	m.pending--
-	return m.pending == 0
-}
-
-// registry maps SQS message ids to the messages the worker owns.
-type registry struct {
-	mu   sync.Mutex
-	msgs map[string]*message
-}
-
-func newRegistry() *registry { return &registry{msgs: map[string]*message{}} }
-
-// swapHandle reports whether a message with m's SQS id is already owned
-// (received again after its lease lapsed); if so it takes over m's receipt
-// handle, the only one that still works.
-func (r *registry) swapHandle(m *message) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old, ok := r.msgs[m.sqsID]
-	if !ok {
-		return false
-	}
-	old.mu.Lock()
-	old.handle = m.handle
-	old.lost = false
-	old.mu.Unlock()
-	return true
-}
-
-// claim registers m; it returns false if its SQS id is already owned.
-func (r *registry) claim(m *message) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.msgs[m.sqsID]; ok {
-		return false
-	}
-	r.msgs[m.sqsID] = m
-	return true
-}
-
-// drop stops tracking m (and so stops its heartbeat).
-func (r *registry) drop(m *message) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.msgs[m.sqsID] == m {
-		delete(r.msgs, m.sqsID)
-	}
-}
-
-func (r *registry) snapshot() []*message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]*message, 0, len(r.msgs))
-	for _, m := range r.msgs {
-		out = append(out, m)
-	}
-	return out
-}
-
-func (r *registry) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs)
-}
-
-// capacity bounds in-flight messages and bytes, and each app's share.
-type capacity struct {
-	mu       sync.Mutex
-	maxMsgs  int
-	maxBytes int64
-	perApp   int
-	msgs     int
+	part     *part
+	events   []payload.RawEvent
 	bytes    int64
-	apps     map[string]int
-	changed  chan struct{} // closed and replaced whenever capacity frees
+	queuedAt time.Time
 }
 
-func newCapacity(maxMsgs int, maxBytes int64, perApp int) *capacity {
-	return &capacity{maxMsgs: maxMsgs, maxBytes: maxBytes, perApp: perApp,
-		apps: map[string]int{}, changed: make(chan struct{})}
+// capacity bounds in-flight messages and bytes. Pollers reserve message
+// slots before a receive; each received message keeps one (take) until it
+// is done (release), the rest are returned (unreserve).
+type capacity struct {
+	mu        sync.Mutex
+	maxMsgs   int
+	maxBytes  int64
+	msgs      int // reserved + held
+	bytes     int64
+	heldMsgs  int
+	heldBytes int64
+	changed   chan struct{} // closed and replaced whenever capacity frees
+}
+
+func newCapacity(maxMsgs int, maxBytes int64) *capacity {
+	return &capacity{maxMsgs: maxMsgs, maxBytes: maxBytes, changed: make(chan struct{})}
 }
 
 // reserve blocks until there is room, then reserves up to most message
 // slots and returns how many; 0 when ctx is done. Receives are sized to
 // the reservation, so concurrent pollers never overshoot the message bound;
 // the byte bound is checked before a receive and may be overshot by one
-// batch.
+// receive.
 func (c *capacity) reserve(ctx context.Context, most int) int {
 	for {
 		c.mu.Lock()
@@ -214,28 +170,23 @@ func (c *capacity) unreserve(n int) {
 	c.notifyLocked()
 }
 
-// take turns one reserved slot into a held message of app. It returns
-// false, changing nothing, when the app already holds its share.
-func (c *capacity) take(app string, bytes int64) bool {
+// take turns one reserved slot into a held message of the given size.
+func (c *capacity) take(bytes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.apps[app] >= c.perApp {
-		return false
-	}
-	c.apps[app]++
 	c.bytes += bytes
-	return true
+	c.heldMsgs++
+	c.heldBytes += bytes
 }
 
-func (c *capacity) release(app string, bytes int64) {
+// release frees a held message's slot and bytes.
+func (c *capacity) release(bytes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.apps[app]--
-	if c.apps[app] <= 0 {
-		delete(c.apps, app)
-	}
 	c.msgs--
 	c.bytes -= bytes
+	c.heldMsgs--
+	c.heldBytes -= bytes
 	c.notifyLocked()
 }
 
@@ -245,8 +196,16 @@ func (c *capacity) notifyLocked() {
 	c.changed = make(chan struct{})
 }
 
+// usage is what is reserved or held.
 func (c *capacity) usage() (msgs int, bytes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.msgs, c.bytes
+}
+
+// held is what received messages hold (not the pollers' reservations).
+func (c *capacity) held() (msgs int, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.heldMsgs, c.heldBytes
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookline/hookline/payload"
 )
 
 // metrics are the worker's Prometheus series, registered on the registry
@@ -24,6 +26,7 @@ type metrics struct {
 	deadLettered    *prometheus.CounterVec
 	requests        *prometheus.CounterVec
 	sqsErrors       *prometheus.CounterVec
+	sqsCalls        *prometheus.CounterVec
 	requestSeconds  prometheus.Histogram
 }
 
@@ -43,13 +46,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		ownershipLost:   counter("ownership_lost_total", "Receipt handles SQS reported invalid; never used to delete."),
 		heartbeats:      counter("visibility_extensions_total", "Visibility extensions by the heartbeat."),
 		retries:         counter("retries_total", "Retry envelopes sent (FIFO: visibility delays)."),
-		released:        counter("messages_released_total", "Messages released unattempted at shutdown."),
+		released:        counter("messages_released_total", "Messages released unattempted (shutdown, FIFO messages behind a retry)."),
 		halved:          counter("batches_halved_total", "Batches halved after a 413."),
 		eventsDelivered: counter("events_delivered_total", "Events in accepted requests."),
 		deferred:        vec("handbacks_total", "Work handed back with a short delay, not an attempt.", "cause"),
 		deadLettered:    vec("dead_letters_total", "Messages copied to the DLQ.", "reason"),
 		requests:        vec("requests_total", "Delivery attempts by outcome class.", "class"),
 		sqsErrors:       vec("sqs_errors_total", "Failed SQS calls and batch entries.", "op"),
+		sqsCalls:        vec("sqs_calls_total", "SQS API calls by operation and outcome (ok, empty receive, error).", "op", "outcome"),
 		requestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "hookline", Subsystem: "worker", Name: "request_duration_seconds",
 			Help: "Duration of delivery attempts.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
@@ -57,10 +61,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.received, m.deleted, m.reReceived, m.noMatch, m.futureVersion,
 		m.ownershipLost, m.heartbeats, m.retries, m.released, m.halved, m.eventsDelivered, m.deferred,
-		m.deadLettered, m.requests, m.sqsErrors, m.requestSeconds} {
+		m.deadLettered, m.requests, m.sqsErrors, m.sqsCalls, m.requestSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("worker: metrics: %w", err)
 		}
 	}
+	// Labelled series exist from the start, at zero.
+	for _, c := range []string{causeWebhookQueue, causeWebhookWait, causeShutdown} {
+		m.deferred.WithLabelValues(c)
+	}
+	for _, r := range []string{reasonExhausted, reasonPermanent, reasonTargetRemoved, reasonAppDisabled, reasonUnknownApp,
+		reasonTooLarge, payload.ReasonMalformed, payload.ReasonSockudoJob, payload.ReasonUnsupportedVersion, payload.ReasonInvalid} {
+		m.deadLettered.WithLabelValues(r)
+	}
+	for _, op := range []string{"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch", "SendMessageBatch"} {
+		for _, o := range []string{"ok", "error"} {
+			m.sqsCalls.WithLabelValues(op, o)
+		}
+	}
+	m.sqsCalls.WithLabelValues("ReceiveMessage", "empty")
 	return m, nil
 }

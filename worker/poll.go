@@ -2,9 +2,9 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,203 +17,243 @@ import (
 )
 
 // poll is one long-polling receive loop. It asks for as many messages as
-// there are free in-flight slots and stops asking while there are none.
+// there are free in-flight slots, stops asking while there are none, and
+// hands what it receives, decoded and routed, to the engine. A receive in
+// progress when ctx is cancelled is let finish (the engine releases what it
+// brings), so no message is left invisible by an aborted poll.
 func (w *Worker) poll(ctx context.Context, id int) {
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(200*time.Millisecond),
 		backoff.WithMaxInterval(10*time.Second), backoff.WithMaxElapsedTime(0))
-	for {
-		n := w.inflight.reserve(ctx, min(maxBatch, w.cfg.Queue.MaxMessages))
+	for ctx.Err() == nil {
+		n := w.capacity.reserve(ctx, min(maxBatch, w.cfg.Queue.MaxMessages))
 		if n == 0 {
 			return
 		}
-		msgs, err := w.receive(ctx, n)
-		w.inflight.unreserve(n - len(msgs)) // each received message holds or returns its own slot
+		msgs, err := w.receive(w.sqsCtx, n)
+		w.capacity.unreserve(n - len(msgs)) // each received message holds its own slot
 		if err != nil {
-			if ctx.Err() != nil {
+			if w.sqsCtx.Err() != nil {
 				return
 			}
+			w.m.sqsCalls.WithLabelValues("ReceiveMessage", "error").Inc()
 			w.m.sqsErrors.WithLabelValues("receive").Inc()
+			w.health.failed(w.now(), err)
 			w.receiveErrors.log(w.log, "receive failed; backing off", "poller", id, "error", err)
-			t := time.NewTimer(bo.NextBackOff())
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, bo.NextBackOff()) {
 				return
-			case <-t.C:
 			}
 			continue
 		}
 		bo.Reset()
-		w.lastReceive.Store(w.now().UnixNano())
-		for _, sm := range msgs {
-			w.accept(sm)
+		w.health.ok()
+		outcome := "ok"
+		if len(msgs) == 0 {
+			outcome = "empty"
+		}
+		w.m.sqsCalls.WithLabelValues("ReceiveMessage", outcome).Inc()
+		if len(msgs) == 0 {
+			continue
+		}
+		now := w.now()
+		batch := make([]*message, len(msgs))
+		for i := range msgs {
+			batch[i] = w.prepare(&msgs[i], now)
+		}
+		select {
+		case w.eng.in <- batch:
+		case <-w.eng.gone:
+			return // the grace period is over
+		}
+		if len(msgs) < maxBatch && w.opts.ReceivePace > 0 {
+			// A partial receive: the queue is not backed up. Wait a little so
+			// the next receive carries several messages (fewer calls), never
+			// more than half the batching window.
+			if !sleep(ctx, w.opts.ReceivePace) {
+				return
+			}
 		}
 	}
 }
 
-// accept takes ownership of one received message and routes its events to
-// the batches of the webhooks they match, or settles it at once. It holds
-// one reserved in-flight slot, kept by the message once taken, else
-// returned.
-func (w *Worker) accept(sm types.Message) {
-	taken := false
-	defer func() {
-		if !taken {
-			w.inflight.unreserve(1)
-		}
-	}()
-	w.m.received.Inc()
-	ctx := w.sqsCtx
+// sleep waits d or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// prepare turns a received SQS message into a message: decoded (events stay
+// raw) and routed to the parts it owes each webhook, or with an early
+// outcome when the body cannot be delivered as it is. It only reads the
+// config, so pollers run it in parallel.
+func (w *Worker) prepare(sm *types.Message, now time.Time) *message {
 	body := aws.ToString(sm.Body)
 	m := &message{
-		sqsID:  aws.ToString(sm.MessageId),
-		body:   body,
-		size:   int64(len(body)),
-		handle: aws.ToString(sm.ReceiptHandle),
+		sqsID:        aws.ToString(sm.MessageId),
+		handle:       aws.ToString(sm.ReceiptHandle),
+		body:         body,
+		size:         int64(len(body)),
+		receiveCount: receiveCount(sm),
+		group:        sm.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)],
+		attrs:        sm.MessageAttributes,
+		received:     now,
 	}
-	if w.owned.swapHandle(m) {
-		// Received again while still in flight: the lease lapsed. Keep
-		// processing the first copy with the new handle.
-		w.m.reReceived.Inc()
-		w.log.Warn("message received again while in flight; took over the new receipt handle", "message_id", m.sqsID)
-		return
-	}
-
-	env, err := payload.Decode([]byte(body))
+	env, err := payload.DecodeRaw([]byte(body))
 	if err != nil {
 		if errors.Is(err, payload.ErrFutureVersion) {
-			w.m.futureVersion.Inc()
-			w.log.Warn("envelope version newer than this worker; released (upgrade workers before producers)",
-				"message_id", m.sqsID, "delay", w.opts.FutureVersionDelay)
-			if err := w.setVisibility(ctx, m.handle, w.opts.FutureVersionDelay); err != nil {
-				w.log.Error("release failed", "message_id", m.sqsID, "error", err)
-			}
-			return
+			m.early = &early{kind: earlyFuture, detail: err.Error()}
+			return m
 		}
 		reason := payload.ReasonMalformed
 		var de *payload.DecodeError
 		if errors.As(err, &de) {
 			reason = de.Reason
 		}
-		w.deadLetterRaw(ctx, m, sm, reason, err.Error())
-		return
+		m.early = &early{kind: earlyDeadRaw, reason: reason, detail: err.Error()}
+		return m
 	}
 	m.env = env
-
 	if w.opts.FIFO {
-		m.attempt = max(1, receiveCount(sm))
+		m.attempt = max(1, m.receiveCount)
 	} else {
 		m.attempt = max(1, env.Attempt)
 	}
-	now := w.now()
 	m.firstAttempt = now
 	if env.FirstAttemptMS > 0 {
 		m.firstAttempt = time.UnixMilli(env.FirstAttemptMS)
 	}
 	if env.NotBeforeMS > 0 {
 		if wait := time.UnixMilli(env.NotBeforeMS).Sub(now); wait > 0 {
-			// A backoff longer than SQS's 15-minute delay: wait out the
-			// rest invisible. Not an attempt.
-			if err := w.setVisibility(ctx, m.handle, wait); err != nil {
-				w.log.Error("re-release of a delayed retry failed", "message_id", m.sqsID, "error", err)
-			}
-			return
-		}
-	}
-
-	if !w.inflight.take(env.AppID, m.size) {
-		// The app holds its share of the in-flight slots: hand the message
-		// back with a short delay so other apps are not starved.
-		w.m.deferred.WithLabelValues("app-share").Inc()
-		w.handBack(ctx, m)
-		return
-	}
-	taken = true
-	if w.opts.FIFO {
-		// Owned (heartbeated) from now, also while it waits behind a
-		// message of its group; registered before admit publishes it.
-		m.group = sm.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
-		m.claimed = w.owned.claim(m) // a new SQS id: swapHandle above caught re-receives
-		if !w.groups.admit(m) {
-			return // routed when the message ahead of it is settled
+			m.early = &early{kind: earlyNotDue, wait: wait}
+			return m
 		}
 	}
 	w.route(m)
+	return m
 }
 
-// route builds the message's parts and hands them to the batches.
+// route builds the message's parts: for each webhook still owed, the events
+// its filter selects. Outcomes known without a delivery (unknown app, app
+// disabled, target removed, an event too large for the webhook) are parts
+// resolved from the start.
 func (w *Worker) route(m *message) {
 	env := m.env
 	m.app = w.cfg.App(env.AppID)
-	var parts, settled []*part
 	switch {
 	case m.app == nil:
 		// Config rollout lag: retried like a failed delivery, then
 		// dead-lettered.
-		settled = append(settled, &part{msg: m, target: "app:" + env.AppID, appLevel: true,
+		m.parts = []*part{{msg: m, target: "app:" + env.AppID, appLevel: true,
 			result: result{kind: resultRetry, reason: reasonUnknownApp,
-				outcome: deliveryOutcome(reasonUnknownApp, "app "+env.AppID+" is not in this worker's config")}})
+				outcome: deliveryOutcome(reasonUnknownApp, "app "+env.AppID+" is not in this worker's config")}}}
+		return
 	case !m.app.Enabled:
-		settled = append(settled, &part{msg: m, target: "app:" + env.AppID, appLevel: true,
-			result: result{kind: resultDead, reason: reasonAppDisabled}})
-	default:
-		events := make([]payload.Event, len(env.Events))
-		copy(events, env.Events)
-		if w.cfg.Webhooks.EventIDs {
-			for i := range events {
-				events[i].ID = env.ID + ":" + strconv.Itoa(i)
-			}
-		}
-		var hooks []*config.Webhook
-		if env.Targets == nil {
-			for i := range m.app.Webhooks {
-				hooks = append(hooks, &m.app.Webhooks[i])
-			}
-		}
-		for _, id := range env.Targets {
-			if h := m.app.Webhook(id); h != nil {
-				hooks = append(hooks, h)
-			} else {
-				settled = append(settled, &part{msg: m, target: id,
-					result: result{kind: resultDead, reason: reasonTargetRemoved}})
-			}
-		}
-		for _, h := range hooks {
-			sel := h.Filter.Select(events)
-			if len(sel) == 0 {
-				continue
-			}
-			parts = append(parts, &part{msg: m, hook: h, target: h.ID, events: sel, bytes: eventBytes(sel)})
-		}
-	}
-	m.parts = append(parts, settled...)
-	m.pending = len(parts)
-	if len(m.parts) == 0 {
-		w.m.noMatch.Inc()
-	}
-	if !m.claimed && !w.owned.claim(m) {
-		w.inflight.release(env.AppID, m.size)
-		if w.opts.FIFO {
-			w.nextInGroup(w.sqsCtx, m, false)
-		}
+		m.parts = []*part{{msg: m, target: "app:" + env.AppID, appLevel: true,
+			result: result{kind: resultDead, reason: reasonAppDisabled}}}
 		return
 	}
-	if m.pending == 0 {
-		w.settleAsync(m)
-		return
+	events := env.Events
+	if w.cfg.Webhooks.EventIDs {
+		events = withIDs(env.ID, env.Events)
 	}
-	for _, p := range parts {
-		w.batches.add(p)
+	var settled []*part
+	var hooks []*config.Webhook
+	if env.Targets == nil {
+		for i := range m.app.Webhooks {
+			hooks = append(hooks, &m.app.Webhooks[i])
+		}
 	}
+	for _, id := range env.Targets {
+		if h := m.app.Webhook(id); h != nil {
+			hooks = append(hooks, h)
+		} else {
+			settled = append(settled, &part{msg: m, target: id, result: result{kind: resultDead, reason: reasonTargetRemoved}})
+		}
+	}
+	for _, h := range hooks {
+		_, maxBytes := w.limits(h)
+		sel, bytes, tooLarge := selectEvents(h, events, maxBytes)
+		if tooLarge > 0 {
+			settled = append(settled, &part{msg: m, hook: h, target: h.ID, result: result{kind: resultDead, reason: reasonTooLarge,
+				outcome: deliveryOutcome(reasonTooLarge, strconv.Itoa(tooLarge)+" event(s) larger than the webhook's max_body_bytes ("+
+					strconv.Itoa(h.MaxBodyBytes)+") with the body around them")}})
+		}
+		if len(sel) == 0 {
+			continue
+		}
+		m.parts = append(m.parts, &part{msg: m, hook: h, target: h.ID, events: sel, bytes: bytes, open: len(sel)})
+		m.open++
+	}
+	m.parts = append(m.parts, settled...)
 }
 
-// eventBytes estimates the encoded size of events in a request body.
-func eventBytes(events []payload.Event) int64 {
-	var n int64
+// selectEvents returns the events hook's filter selects that fit one body,
+// their size with the commas between them, and how many selected events do
+// not fit any body. The selection shares events when it is all of them.
+func selectEvents(h *config.Webhook, events []payload.RawEvent, maxBytes int64) (sel []payload.RawEvent, bytes int64, tooLarge int) {
+	copying := false
+	n := 0
 	for i := range events {
-		b, _ := json.Marshal(&events[i]) // cannot fail: decoded from JSON
-		n += int64(len(b)) + 1
+		ev := &events[i]
+		ok := h.Filter.MatchNameChannel(ev.Name, ev.Channel)
+		size := int64(ev.Size())
+		if ok && size > maxBytes {
+			tooLarge++
+			ok = false
+		}
+		if !ok {
+			if !copying {
+				sel = append(make([]payload.RawEvent, 0, len(events)-1), events[:i]...)
+				copying = true
+			}
+			continue
+		}
+		if n > 0 {
+			bytes++ // the comma
+		}
+		bytes += size
+		n++
+		if copying {
+			sel = append(sel, *ev)
+		}
 	}
+	if !copying {
+		return events, bytes, 0
+	}
+	return sel, bytes, tooLarge
+}
+
+// withIDs returns a copy of events with each id set to "<envelope
+// id>:<index>", the same on every attempt. The ids share one string.
+func withIDs(envID string, events []payload.RawEvent) []payload.RawEvent {
+	var b strings.Builder
+	b.Grow(len(events) * (len(envID) + 5))
+	ends := make([]int, len(events))
+	var digits [20]byte
+	for i := range events {
+		b.WriteString(envID)
+		b.WriteByte(':')
+		b.Write(strconv.AppendInt(digits[:0], int64(i), 10))
+		ends[i] = b.Len()
+	}
+	all := b.String()
+	out := make([]payload.RawEvent, len(events))
+	start := 0
+	for i := range events {
+		out[i] = events[i]
+		out[i].ID = all[start:ends[i]]
+		start = ends[i]
+	}
+	return out
+}
+
+func receiveCount(m *types.Message) int {
+	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
 	return n
 }
 

@@ -57,7 +57,7 @@ func TestShutdownDuringBurst(t *testing.T) {
 
 	const grace = 5 * time.Second
 	// At most 10 messages held: SIGTERM finds most of the burst still on the queue.
-	w := h.start(worker.Options{GracePeriod: grace, WebhookConcurrency: 2, MaxInFlightMessages: 10, AppShare: 1}, nil)
+	w := h.start(worker.Options{GracePeriod: grace, WebhookConcurrency: 2, MaxInFlightMessages: 10}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := slow.WaitRequests(ctx, 2); err != nil {

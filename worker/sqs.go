@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -10,13 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// SQS is the part of *sqs.Client the worker calls.
+// SQS is the part of *sqs.Client the worker calls. Every write is a batch
+// call.
 type SQS interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
-	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
@@ -40,36 +41,52 @@ func lostHandle(code string) bool {
 	return false
 }
 
-// call runs one non-polling SQS call under the call timeout.
-func (w *Worker) call(ctx context.Context, f func(ctx context.Context) error) error {
+func (w *Worker) queueAttributes(ctx context.Context, names ...types.QueueAttributeName) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.opts.SQSCallTimeout)
 	defer cancel()
-	return f(ctx)
-}
-
-func (w *Worker) queueVisibility(ctx context.Context) (time.Duration, error) {
-	var out *sqs.GetQueueAttributesOutput
-	err := w.call(ctx, func(ctx context.Context) (err error) {
-		out, err = w.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-			QueueUrl:       aws.String(w.opts.QueueURL),
-			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameVisibilityTimeout},
-		})
-		return err
+	out, err := w.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(w.opts.QueueURL),
+		AttributeNames: names,
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	secs, _ := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameVisibilityTimeout)])
-	return time.Duration(secs) * time.Second, nil
+	return out.Attributes, nil
 }
 
-// receive asks for up to n messages with a long poll.
+// maxReceiveCount reads a RedrivePolicy attribute; 0 when there is none.
+func maxReceiveCount(policy string) int {
+	if policy == "" {
+		return 0
+	}
+	var p struct {
+		MaxReceiveCount json.RawMessage `json:"maxReceiveCount"`
+	}
+	if json.Unmarshal([]byte(policy), &p) != nil {
+		return 0
+	}
+	var n int
+	if json.Unmarshal(p.MaxReceiveCount, &n) == nil {
+		return n
+	}
+	var s string
+	if json.Unmarshal(p.MaxReceiveCount, &s) == nil {
+		n, _ = strconv.Atoi(s)
+	}
+	return n
+}
+
+// receive asks for up to n messages with a long poll, bounded by the wait
+// time plus the call timeout.
 func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
 	q := w.cfg.Queue
+	wait := min(q.WaitTimeSeconds, sqsMaxWaitSecond)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(wait)*time.Second+w.opts.SQSCallTimeout)
+	defer cancel()
 	out, err := w.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:            aws.String(w.opts.QueueURL),
 		MaxNumberOfMessages: int32(n), // the reservation: at most maxBatch and queue.sqs.max_messages
-		WaitTimeSeconds:     int32(min(q.WaitTimeSeconds, sqsMaxWaitSecond)),
+		WaitTimeSeconds:     int32(wait),
 		VisibilityTimeout:   int32(q.VisibilityTimeout / time.Second),
 		// AWS returns no message attributes unless asked (fauxqs returns
 		// all: don't let tests hide that).
@@ -86,82 +103,10 @@ func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
 	return out.Messages, nil
 }
 
-// setVisibility changes one message's visibility (release or delay).
-func (w *Worker) setVisibility(ctx context.Context, handle string, d time.Duration) error {
-	return w.call(ctx, func(ctx context.Context) error {
-		_, err := w.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-			QueueUrl:          aws.String(w.opts.QueueURL),
-			ReceiptHandle:     aws.String(handle),
-			VisibilityTimeout: int32((min(d, maxVisibility) + time.Second - 1) / time.Second), // whole seconds, rounded up
-		})
-		return err
-	})
-}
-
-// deleteMessages deletes settled messages, up to 10 per call, inspecting
-// every Failed entry. It reports how many were deleted.
-func (w *Worker) deleteMessages(ctx context.Context, msgs []*message) int {
-	deleted := 0
-	for start := 0; start < len(msgs); start += maxBatch {
-		chunk := msgs[start:min(start+maxBatch, len(msgs))]
-		entries := make([]types.DeleteMessageBatchRequestEntry, len(chunk))
-		for i, m := range chunk {
-			entries[i] = types.DeleteMessageBatchRequestEntry{
-				Id:            aws.String(strconv.Itoa(i)),
-				ReceiptHandle: aws.String(m.receiptHandle()),
-			}
-		}
-		var out *sqs.DeleteMessageBatchOutput
-		err := w.call(ctx, func(ctx context.Context) (err error) {
-			out, err = w.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{
-				QueueUrl: aws.String(w.opts.QueueURL), Entries: entries,
-			})
-			return err
-		})
-		if err != nil {
-			w.m.sqsErrors.WithLabelValues("delete").Inc()
-			w.log.Error("delete batch failed; the messages will be received again", "error", err, "messages", len(chunk))
-			continue
-		}
-		for _, f := range out.Failed {
-			i, _ := strconv.Atoi(aws.ToString(f.Id))
-			if i < 0 || i >= len(chunk) {
-				continue
-			}
-			m := chunk[i]
-			if lostHandle(aws.ToString(f.Code)) {
-				w.m.ownershipLost.Inc()
-				w.log.Warn("delete: ownership lost; another receiver has the message", "message_id", m.sqsID,
-					"code", aws.ToString(f.Code))
-			} else {
-				w.m.sqsErrors.WithLabelValues("delete").Inc()
-				w.log.Error("delete failed; the message will be received again", "message_id", m.sqsID,
-					"code", aws.ToString(f.Code), "detail", aws.ToString(f.Message))
-			}
-		}
-		deleted += len(out.Successful)
-	}
-	w.m.deleted.Add(float64(deleted))
-	return deleted
-}
-
-// send puts one message on a queue.
-func (w *Worker) send(ctx context.Context, in *sqs.SendMessageInput) error {
-	return w.call(ctx, func(ctx context.Context) error {
-		_, err := w.sqs.SendMessage(ctx, in)
-		return err
-	})
-}
-
 func stringAttr(v string) types.MessageAttributeValue {
 	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 }
 
 func numberAttr(v int) types.MessageAttributeValue {
 	return types.MessageAttributeValue{DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(v))}
-}
-
-func receiveCount(m types.Message) int {
-	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-	return n
 }

@@ -14,10 +14,11 @@
 // every attempt, so receivers de-duplicate on it.
 //
 // Ownership. A received message is owned for the visibility timeout and the
-// worker extends it every third of that (heartbeat) while the message waits
-// in a batch or is being delivered. The heartbeat stops before the message
-// is settled. A receipt handle SQS reports invalid means ownership was lost:
-// that handle is never used to delete.
+// worker extends it (heartbeat) while the message waits in a batch or is
+// being delivered. The heartbeat stops once the message is decided. A
+// receipt handle SQS reports invalid means ownership was lost: that handle
+// is never used to delete. No SQS write is made with a handle whose lease
+// has run out.
 //
 // Retries (standard queues). On a retryable failure the worker sends a retry
 // envelope: the same id and events, "targets" listing only the webhooks
@@ -25,20 +26,64 @@
 // Only after SQS accepted it is the original deleted, so healthy webhooks
 // never get the events twice and no goroutine sleeps holding a slot. When
 // the attempts or the elapsed time are used up, or the failure is permanent
-// (3xx, most 4xx), the worker copies the message to the DLQ with the
-// attributes hookline-reason, hookline-target, hookline-status and
-// hookline-attempts, and deletes the original only after that copy was
-// accepted.
+// (3xx, most 4xx, an event larger than the webhook's max_body_bytes), the
+// worker copies the message to the DLQ with the attributes hookline-reason,
+// hookline-target, hookline-status and hookline-attempts, and deletes the
+// original only after that copy was accepted.
+//
+// Isolation. A webhook's events wait for one of its request slots
+// (Options.WebhookConcurrency). Once what a webhook owes has waited longer
+// than its request timeout, it is handed back as a retry envelope for that
+// webhook alone (not an attempt) and the message settles for the others, so
+// a slow or hung webhook holds a message, and so the in-flight capacity
+// other webhooks and apps share, for at most about one request timeout.
+// Nothing else holds an app back: capacity is work-conserving.
 //
 // FIFO queues keep order per app: a failing webhook holds back its app,
 // retries extend the message's visibility instead of re-sending it, and the
 // attempt number is SQS's ApproximateReceiveCount. Webhooks of the app that
 // had succeeded receive the events again on such a retry.
 //
-// Shutdown. When Run's context is cancelled the worker stops receiving,
-// flushes open batches at once, lets running deliveries finish within the
-// grace period, releases messages whose delivery never started (visibility
-// 0, no attempt used) and returns nil.
+// Shutdown. When Run's context is cancelled the worker stops receiving (a
+// long poll in progress is let finish and what it brings is released at
+// once), flushes open batches, lets deliveries finish within the grace
+// period, releases messages whose delivery never started (visibility 0, no
+// attempt used) and returns nil.
+//
+// # Pipeline
+//
+// Work flows one way: poll (receive, decode, route) → engine (claim,
+// batch, dispatch) → deliver → engine (decide) → acker (SQS writes) →
+// engine (done). Stages talk over channels; none calls back into an
+// earlier one.
+//
+//   - Pollers (poll.go) reserve in-flight capacity, receive, decode each
+//     body with payload.DecodeRaw (events stay raw JSON) and route it: the
+//     parts a message owes each webhook. They hand the batch to the engine.
+//   - The engine (engine.go) is one goroutine that owns every message's
+//     state: ownership (the owned map, receipt handles, leases, the
+//     heartbeat), the per-webhook queues and their request slots, FIFO
+//     groups, and the drain. Message state lives nowhere else, so it takes
+//     no locks.
+//   - Deliveries (deliver.go) run one goroutine per request: build the
+//     body by splicing raw events, sign, send, and report per-chunk results
+//     to the engine.
+//   - When a message's parts are all resolved the engine calls decide
+//     (decide.go), a pure function from the parts' results to one decision,
+//     and passes it to the acker.
+//   - The acker (acker.go) carries decisions out with batch calls across
+//     messages (SendMessageBatch for retry envelopes, hand-backs and DLQ
+//     copies; DeleteMessageBatch; ChangeMessageVisibilityBatch for releases,
+//     delays and heartbeats), ≤ 10 entries, a short linger, every Failed
+//     entry inspected. It reports each finished message to the engine,
+//     which frees its capacity.
+//
+// Hand-off: a message belongs to the poller until it is sent on the
+// engine's input channel, then to the engine; chunks lent to a delivery are
+// read-only until their results come back; a decision handed to the acker
+// belongs to it until its done report. Locks: the capacity and the acker's
+// queue each have their own mutex, taken alone (never two at once), and
+// never while sending on a channel.
 package worker
 
 import (
@@ -46,10 +91,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookline/hookline/config"
@@ -62,15 +109,16 @@ const (
 	DefaultMaxInFlightBytes    = 64 << 20
 	DefaultWebhookConcurrency  = 16
 	DefaultWebhookQueuedBytes  = 16 << 20
-	DefaultAppShare            = 0.5
 	DefaultDeferDelay          = 2 * time.Second
 	DefaultFutureVersionDelay  = 60 * time.Second
 	DefaultSQSCallTimeout      = 10 * time.Second
+	DefaultAckLinger           = 10 * time.Millisecond
 )
 
 // SQS limits.
 const (
-	maxBatch         = 10 // entries per ReceiveMessage / *Batch call
+	maxBatch         = 10      // entries per ReceiveMessage / *Batch call
+	maxBatchBytes    = 1 << 20 // sum of the bodies and attributes of one SendMessageBatch
 	maxDelaySeconds  = 900
 	maxVisibility    = 12 * time.Hour
 	maxAttributes    = 10 // message attributes per message
@@ -97,21 +145,28 @@ type Options struct {
 	// WebhookConcurrency is the most requests in flight to one webhook.
 	// Default 16.
 	WebhookConcurrency int
-	// WebhookQueuedBytes caps the event bytes waiting for one webhook;
-	// messages over it are handed back with a short delay (no attempt used).
-	// Default 16 MiB.
+	// WebhookQueuedBytes caps the event bytes waiting for or being sent to
+	// one webhook; parts over it are handed back with DeferDelay (no
+	// attempt used). Default 16 MiB.
 	WebhookQueuedBytes int64
-	// AppShare is the largest fraction of MaxInFlightMessages one app may
-	// hold; messages over it are handed back with a short delay. Default 0.5.
-	AppShare float64
-	// DeferDelay is the delay of a hand-back (over a cap). Default 2 s.
+	// DeferDelay is the delay of a hand-back (over a cap, or waited longer
+	// than the webhook's request timeout). Default 2 s.
 	DeferDelay time.Duration
 	// FutureVersionDelay is how long an envelope of a newer version is
 	// released for. Default 60 s.
 	FutureVersionDelay time.Duration
-	// SQSCallTimeout bounds one SQS call other than the long poll.
-	// Default 10 s.
+	// SQSCallTimeout bounds one SQS call other than the long poll (the long
+	// poll gets its wait time plus this). Default 10 s.
 	SQSCallTimeout time.Duration
+	// AckLinger is how long the acker waits for more entries before a
+	// batch call that is not full. Default 10 ms.
+	AckLinger time.Duration
+	// ReceivePace is how long a poller whose receive brought fewer than 10
+	// messages (but some) waits before polling again, so that at moderate
+	// rates receives carry several messages. Default: half the batching
+	// window (webhooks.batching.duration), none when batching is off;
+	// negative: never wait.
+	ReceivePace time.Duration
 
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
@@ -130,30 +185,30 @@ type Worker struct {
 	m      *metrics
 	now    func() time.Time
 
-	inflight *capacity
-	owned    *registry
-	batches  *batcher
-	hooks    *hookLimits
-	groups   *groups
+	capacity *capacity
+	eng      *engine
+	ack      *acker
 
-	lastReceive     atomic.Int64 // unix nanos of the last successful receive
+	// maxReceiveCount is the main queue's redrive maxReceiveCount (0: no
+	// redrive policy), read at startup.
+	maxReceiveCount int
+
+	health          health
 	receiveErrors   rateLog
 	heartbeatErrors rateLog
+	ackErrors       rateLog
 
-	settleWG  sync.WaitGroup // settles running (SQS calls after delivery)
-	deliverWG sync.WaitGroup // deliveries queued or running
-
-	// workCtx is cancelled when the grace period is nearly over: deliveries
-	// and their waits for a slot run under it.
-	workCtx context.Context
-	// sqsCtx is never cancelled: hand-offs, deletes and releases must
-	// complete (each call is bounded by SQSCallTimeout).
-	sqsCtx     context.Context
+	// workCtx is cancelled when the grace period is nearly over:
+	// deliveries run under it.
+	workCtx    context.Context
 	cancelWork context.CancelFunc
-	// stopping is closed when shutdown starts: batches flush at once and
-	// deliveries not yet started are released.
-	stopping chan struct{}
-	stopOnce sync.Once
+	// sqsCtx is cancelled only when the grace period is over: acks and the
+	// long polls in progress at shutdown run under it (each call is bounded
+	// by its own timeout).
+	sqsCtx    context.Context
+	cancelSQS context.CancelFunc
+
+	started atomic.Bool
 }
 
 // New checks the options and builds a Worker for the apps of cfg.
@@ -168,35 +223,40 @@ func New(cfg *config.Config, opts Options, client SQS, sender delivery.Sender) (
 		return nil, errors.New("worker: Options.DeadLetterQueueURL is required")
 	}
 	setDefaults(&opts, cfg)
-	if opts.AppShare <= 0 || opts.AppShare > 1 {
-		return nil, fmt.Errorf("worker: Options.AppShare %v: want a fraction in (0, 1]", opts.AppShare)
+	switch {
+	case opts.MaxInFlightMessages < 1:
+		return nil, fmt.Errorf("worker: Options.MaxInFlightMessages %d: want at least 1", opts.MaxInFlightMessages)
+	case opts.WebhookConcurrency < 1:
+		return nil, fmt.Errorf("worker: Options.WebhookConcurrency %d: want at least 1", opts.WebhookConcurrency)
+	case opts.GracePeriod <= 0:
+		return nil, fmt.Errorf("worker: Options.GracePeriod %v: want a positive duration", opts.GracePeriod)
 	}
 	m, err := newMetrics(opts.Registry)
 	if err != nil {
 		return nil, err
 	}
 	w := &Worker{
-		cfg:      cfg,
-		opts:     opts,
-		sqs:      client,
-		sender:   sender,
-		log:      opts.Logger,
-		m:        m,
-		now:      opts.Now,
-		stopping: make(chan struct{}),
+		cfg:    cfg,
+		opts:   opts,
+		sqs:    client,
+		sender: sender,
+		log:    opts.Logger,
+		m:      m,
+		now:    opts.Now,
 	}
-	w.inflight = newCapacity(opts.MaxInFlightMessages, opts.MaxInFlightBytes,
-		max(1, int(float64(opts.MaxInFlightMessages)*opts.AppShare)))
-	w.owned = newRegistry()
-	w.groups = newGroups()
-	w.hooks = newHookLimits(opts.WebhookConcurrency, opts.WebhookQueuedBytes)
-	w.batches = newBatcher(w)
+	w.capacity = newCapacity(opts.MaxInFlightMessages, opts.MaxInFlightBytes)
+	w.eng = newEngine(w)
+	w.ack = newAcker(w)
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "hookline", Subsystem: "worker", Name: name, Help: help}, f)
 	}
 	for _, c := range []prometheus.Collector{
-		gauge("inflight_messages", "Messages received and not yet settled.", func() float64 { n, _ := w.inflight.usage(); return float64(n) }),
-		gauge("inflight_bytes", "Bytes of messages received and not yet settled.", func() float64 { _, b := w.inflight.usage(); return float64(b) }),
+		gauge("inflight_messages", "Messages received and not yet settled (held by the worker).",
+			func() float64 { n, _ := w.capacity.held(); return float64(n) }),
+		gauge("inflight_bytes", "Bytes of messages received and not yet settled.",
+			func() float64 { _, b := w.capacity.held(); return float64(b) }),
+		gauge("inflight_limit_messages", "The in-flight message bound (--max-inflight).",
+			func() float64 { return float64(opts.MaxInFlightMessages) }),
 	} {
 		if err := opts.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("worker: metrics: %w", err)
@@ -221,9 +281,6 @@ func setDefaults(o *Options, cfg *config.Config) {
 	if o.WebhookQueuedBytes == 0 {
 		o.WebhookQueuedBytes = DefaultWebhookQueuedBytes
 	}
-	if o.AppShare == 0 {
-		o.AppShare = DefaultAppShare
-	}
 	if o.DeferDelay == 0 {
 		o.DeferDelay = DefaultDeferDelay
 	}
@@ -232,6 +289,14 @@ func setDefaults(o *Options, cfg *config.Config) {
 	}
 	if o.SQSCallTimeout == 0 {
 		o.SQSCallTimeout = DefaultSQSCallTimeout
+	}
+	if o.AckLinger == 0 {
+		o.AckLinger = DefaultAckLinger
+	}
+	if o.ReceivePace == 0 {
+		if b := cfg.Webhooks.Batching; b.Enabled {
+			o.ReceivePace = b.Duration / 2
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -248,53 +313,63 @@ func setDefaults(o *Options, cfg *config.Config) {
 // package documentation describes and returns nil. It returns an error only
 // when the worker cannot start (the queue cannot be read).
 func (w *Worker) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("worker: Run called twice")
+	}
 	if err := w.checkQueue(ctx); err != nil {
 		return err
 	}
-	var cancelWork context.CancelFunc
-	w.sqsCtx = context.WithoutCancel(ctx)
-	w.workCtx, cancelWork = context.WithCancel(w.sqsCtx)
-	w.cancelWork = cancelWork
-	defer cancelWork()
+	base := context.WithoutCancel(ctx)
+	w.sqsCtx, w.cancelSQS = context.WithCancel(base)
+	w.workCtx, w.cancelWork = context.WithCancel(base)
+	defer w.cancelSQS()
+	defer w.cancelWork()
 
-	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
-	hbDone := make(chan struct{})
-	go func() { defer close(hbDone); w.heartbeat(hbCtx) }()
+	ackDone := make(chan struct{})
+	go func() { defer close(ackDone); w.ack.run() }()
+	engDone := make(chan struct{})
+	go func() { defer close(engDone); w.eng.run() }()
 
 	var pollers sync.WaitGroup
 	for i := range w.cfg.Queue.Concurrency {
 		pollers.Add(1)
 		go func() { defer pollers.Done(); w.poll(ctx, i) }()
 	}
+	go func() { pollers.Wait(); close(w.eng.in) }()
 	w.log.Info("worker started", "queue_url", w.opts.QueueURL, "pollers", w.cfg.Queue.Concurrency,
-		"fifo", w.opts.FIFO, "visibility_timeout", w.cfg.Queue.VisibilityTimeout)
+		"fifo", w.opts.FIFO, "visibility_timeout", w.cfg.Queue.VisibilityTimeout.String())
 
 	<-ctx.Done()
 	start := w.now()
-	w.log.Info("worker stopping", "grace_period", w.opts.GracePeriod)
-	// 1. Stop receiving (pollers watch ctx); wait for receives in flight so
-	// every received message is registered before batches flush.
+	w.log.Info("worker stopping", "grace_period", w.opts.GracePeriod.String())
+	// Deliveries still running near the end of the grace period are cut
+	// off early enough for their settles (a batch call or two) to fit; at
+	// its end everything stops.
+	cutoff := time.AfterFunc(w.opts.GracePeriod-min(w.opts.GracePeriod/5, w.opts.SQSCallTimeout), func() {
+		w.cancelWork()
+		w.eng.signal(signalCutoff)
+	})
+	defer cutoff.Stop()
+	hard := time.AfterFunc(w.opts.GracePeriod, func() {
+		w.cancelSQS()
+		w.eng.signal(signalHard)
+	})
+	defer hard.Stop()
+	w.eng.signal(signalStop)
+	<-engDone
+	w.ack.close()
+	<-ackDone
 	pollers.Wait()
-	// 2. Flush open batches now; deliveries not yet started are released.
-	w.stopOnce.Do(func() { close(w.stopping) })
-	w.batches.flushAll()
-	// 3. Drain within the grace period. Deliveries still running are cut
-	// off early enough for their settles (an SQS call or two) to fit.
-	deadline := time.AfterFunc(w.opts.GracePeriod-min(w.opts.GracePeriod/5, w.opts.SQSCallTimeout), cancelWork)
-	defer deadline.Stop()
-	w.deliverWG.Wait()
-	w.settleWG.Wait()
-	stopHeartbeat()
-	<-hbDone
-	w.log.Info("worker stopped", "drain", w.now().Sub(start), "unsettled", w.owned.len())
+	w.log.Info("worker stopped", "drain", w.now().Sub(start).String(), "unsettled", w.eng.unsettled.Load())
 	return nil
 }
 
 // checkQueue reads the queue's attributes at startup: it proves the queue
-// can be read and says whether the visibility timeout leaves room for the
-// heartbeat (three beats plus one SQS call must fit in it).
+// can be read, says whether the visibility timeout leaves room for the
+// heartbeat (three beats plus one SQS call must fit in it), and reads the
+// redrive policy's maxReceiveCount.
 func (w *Worker) checkQueue(ctx context.Context) error {
-	queueVT, err := w.queueVisibility(ctx)
+	attrs, err := w.queueAttributes(ctx, types.QueueAttributeNameVisibilityTimeout, types.QueueAttributeNameRedrivePolicy)
 	if err != nil {
 		return fmt.Errorf("worker: startup check of %s: %w", w.opts.QueueURL, err)
 	}
@@ -303,8 +378,10 @@ func (w *Worker) checkQueue(ctx context.Context) error {
 		return fmt.Errorf("worker: visibility timeout %v is too short: the heartbeat needs at least %v "+
 			"(3 beats of 1 s + the %v SQS call timeout); raise queue.sqs.visibility_timeout", vt, need, w.opts.SQSCallTimeout)
 	}
-	w.log.Info("queue checked", "visibility_timeout", vt, "queue_visibility_timeout", queueVT,
-		"heartbeat", w.heartbeatPeriod())
+	w.maxReceiveCount = maxReceiveCount(attrs[string(types.QueueAttributeNameRedrivePolicy)])
+	secs, _ := strconv.Atoi(attrs[string(types.QueueAttributeNameVisibilityTimeout)])
+	w.log.Info("queue checked", "visibility_timeout", vt.String(), "queue_visibility_timeout", (time.Duration(secs) * time.Second).String(),
+		"heartbeat", w.heartbeatPeriod().String(), "max_receive_count", w.maxReceiveCount)
 	return nil
 }
 
@@ -315,27 +392,48 @@ func (w *Worker) heartbeatPeriod() time.Duration {
 	return max(time.Second, (w.cfg.Queue.VisibilityTimeout-w.opts.SQSCallTimeout)/3)
 }
 
-// isStopping reports whether shutdown has started.
-func (w *Worker) isStopping() bool {
-	select {
-	case <-w.stopping:
-		return true
-	default:
-		return false
-	}
+// Ready reports whether the worker can use SQS: nil when a receive has
+// succeeded and no SQS call has failed since the last one that succeeded.
+// For /readyz; liveness must not depend on it. See health for the rule.
+func (w *Worker) Ready() error { return w.health.ready(w.now()) }
+
+// health follows SQS from the outcomes of the worker's own calls: a failed
+// call (receive, acks, heartbeat) makes the worker unready, the next
+// successful one ready again, so /readyz turns within one call (a receive
+// is bounded by its wait time plus the SQS call timeout; connection errors
+// fail at once).
+type health struct {
+	mu          sync.Mutex
+	everOK      bool
+	failingFrom time.Time // zero while the last call succeeded
+	lastErr     error
 }
 
-// Ready reports whether the worker is receiving: nil when a receive
-// succeeded within the last two long polls. For /readyz; liveness must not
-// depend on it.
-func (w *Worker) Ready() error {
-	last := w.lastReceive.Load()
-	if last == 0 {
-		return errors.New("no successful receive yet")
+func (h *health) ok() {
+	h.mu.Lock()
+	h.everOK, h.failingFrom, h.lastErr = true, time.Time{}, nil
+	h.mu.Unlock()
+}
+
+func (h *health) failed(now time.Time, err error) {
+	h.mu.Lock()
+	if h.failingFrom.IsZero() {
+		h.failingFrom = now
 	}
-	limit := 2*time.Duration(w.cfg.Queue.WaitTimeSeconds)*time.Second + 2*w.opts.SQSCallTimeout
-	if age := w.now().Sub(time.Unix(0, last)); age > limit {
-		return fmt.Errorf("last successful receive %v ago", age.Round(time.Second))
+	h.lastErr = err
+	h.mu.Unlock()
+}
+
+func (h *health) ready(now time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case !h.everOK && h.lastErr != nil:
+		return fmt.Errorf("no successful receive yet: %v", h.lastErr)
+	case !h.everOK:
+		return errors.New("no successful receive yet")
+	case !h.failingFrom.IsZero():
+		return fmt.Errorf("SQS calls failing for %v: %v", now.Sub(h.failingFrom).Round(time.Second), h.lastErr)
 	}
 	return nil
 }

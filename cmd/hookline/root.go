@@ -114,10 +114,19 @@ func (g *globalFlags) logger(e *env) (*slog.Logger, error) {
 	case "text":
 		return slog.New(tint.NewTextHandler(e.stderr, &tint.Options{Level: level})), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})), nil
+		return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: durationText})), nil
 	default:
 		return nil, usageError{errUnknownLogFormat(g.logFormat)}
 	}
+}
+
+// durationText writes durations as "1.5s" in JSON logs, not as integer
+// nanoseconds.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 type errUnknownLogFormat string

@@ -84,7 +84,10 @@ succeeded recently) and /metrics (Prometheus).`,
 	f.Int64Var(&opts.MaxInFlightBytes, "max-inflight-bytes", worker.DefaultMaxInFlightBytes, "most message bytes held at once")
 	f.IntVar(&opts.WebhookConcurrency, "webhook-concurrency", worker.DefaultWebhookConcurrency, "most requests in flight to one webhook")
 	f.DurationVar(&opts.SQSCallTimeout, "sqs-call-timeout", worker.DefaultSQSCallTimeout, "timeout of one SQS call other than the long poll")
-	f.Float64Var(&opts.AppShare, "app-share", worker.DefaultAppShare, "largest fraction of in-flight slots one app may hold")
+	f.Int64Var(&opts.WebhookQueuedBytes, "webhook-queued-bytes", worker.DefaultWebhookQueuedBytes, "most event bytes waiting for one webhook; more is handed back")
+	var appShare float64
+	f.Float64Var(&appShare, "app-share", 0, "ignored: in-flight capacity is work-conserving (see docs/delivery-semantics.md)")
+	_ = f.MarkDeprecated("app-share", "in-flight capacity is now work-conserving; a slow webhook is bounded by its request timeout instead")
 	return cmd
 }
 
