@@ -38,4 +38,31 @@
 // when the events happened (each event keeps its own time_ms), so retried
 // bodies stay fresh for receivers that reject old ones; unlike Pusher, it
 // does not show queueing delay.
+//
+// # Raw path
+//
+// The worker never needs an event's fields beyond its name, channel, id and
+// time, so it keeps events as JSON text from SQS receive to the HTTP wire.
+// [DecodeRaw] is [Decode] with [RawEvent]s: it accepts and rejects exactly
+// the same inputs with the same errors, and yields a [RawEnvelope] whose
+// unknown top-level keys ride along in Extra. A hand-rolled scanner does the
+// work without reflection; an event that is compact, has a string (or no)
+// "data", no "id", no duplicate keys, plain ASCII keys and only valid UTF-8
+// is kept as a sub-slice of the input, and any other event is decoded as
+// Decode decodes it and re-encoded (so its JSON always reads back as the
+// event Decode returns). [AppendBody] writes the receiver body from raw
+// events, splicing each event's delivery id in ([AppendEvent]), with exact
+// sizes up front ([BodySize], [BodyOverhead], [RawEvent.Size]) and no
+// allocation given room; [AppendEnvelope] writes a retry or dead-letter
+// envelope that keeps the original events and extra keys. [ToRaw] and
+// [RawEvent.Event] convert between the two forms.
+//
+// The raw bytes differ from EncodeBody's only in spelling, never in what a
+// JSON decoder reads: a kept event's keys stay in input order with their
+// escapes and null values, and the delivery id comes last. Extra values are
+// passed through byte for byte, including any invalid UTF-8 (Decode ignores
+// those keys, so there is nothing to agree with).
+//
+// [EventSize] and [EnvelopeOverhead] give the exact encoded sizes Encode
+// produces, for packing envelopes without encoding them.
 package payload

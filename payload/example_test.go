@@ -3,6 +3,7 @@ package payload_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/hookline/hookline/payload"
 )
@@ -62,4 +63,25 @@ func ExampleChannelType() {
 	// private-encrypted-cache-x private-encrypted true
 	// presence-chat presence false
 	// foo-cache-bar public false
+}
+
+func ExampleDecodeRaw() {
+	msg := `{"v":1,"id":"e1","app_id":"app-1","events":[{"name":"client_event","channel":"private-chat","event":"client-typing","data":"{\"user\":\"alice\"}","time_ms":1700000000000}],"hint":"kept"}`
+	env, err := payload.DecodeRaw([]byte(msg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	events := env.Events
+	for i := range events {
+		events[i].ID = env.ID + ":" + strconv.Itoa(i) // the delivery id
+	}
+	fmt.Println(events[0].Name, events[0].Channel)
+	body := payload.AppendBody(nil, 1700000001000, events)
+	fmt.Println(string(body), len(body) == payload.BodySize(1700000001000, events))
+	fmt.Printf("%s=%s\n", env.Extra[0].Key, env.Extra[0].Value)
+	// Output:
+	// client_event private-chat
+	// {"time_ms":1700000001000,"events":[{"name":"client_event","channel":"private-chat","event":"client-typing","data":"{\"user\":\"alice\"}","time_ms":1700000000000,"id":"e1:0"}]} true
+	// hint="kept"
 }

@@ -1,9 +1,6 @@
 package producer
 
 import (
-	"bytes"
-	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/hookline/hookline/payload"
@@ -37,43 +34,11 @@ type part struct {
 	n int
 }
 
-// headerBase is the size of an encoded envelope besides its events, the
-// commas between them and its JSON app_id string, for a 128-byte id: the
-// longest payload accepts. Measured once with payload.Encode, so it follows
-// the envelope's encoding.
-func headerBase() int {
-	ev := payload.Event{Name: "x"}
-	evJSON, _ := ev.MarshalJSON()
-	b, err := payload.Encode(&payload.Envelope{V: payload.Version, ID: strings.Repeat("x", maxIDLen), AppID: "a", Events: []payload.Event{ev}})
-	if err != nil {
-		panic("producer: measuring the envelope header: " + err.Error())
-	}
-	return len(b) - len(evJSON) - len(`"a"`)
-}
-
-// headerSize is the encoded size of an envelope of appID without its events.
-func (p *Producer) headerSize(appID string) int {
-	return p.headerBase + jsonStringLen(appID)
-}
-
-// jsonStringLen is the length of s as a JSON string without HTML escaping,
-// as payload encodes it.
-func jsonStringLen(s string) int {
-	plain := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return len(s) + 2
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return buf.Len() - len("\n")
+// headerSize is the encoded size of an envelope of appID without its
+// events and the commas between them, for a 128-byte id (the longest payload
+// accepts) that needs no escaping.
+func headerSize(appID string) int {
+	return payload.EnvelopeOverhead("", appID) + maxIDLen
 }
 
 // addLocked appends one event of call c to appID's open envelope, sealing

@@ -281,8 +281,7 @@ type Producer struct {
 	log    *slog.Logger
 	m      *metrics
 
-	maxBytes   int // effective envelope limit
-	headerBase int // envelope bytes besides events and the app_id string, with a 128-byte id
+	maxBytes int // effective envelope limit
 
 	buf *buffer
 
@@ -334,16 +333,15 @@ func New(ctx context.Context, client SQS, opts Options) (*Producer, error) {
 		return nil, err
 	}
 	p := &Producer{
-		client:     client,
-		opts:       opts,
-		log:        opts.Logger,
-		m:          m,
-		maxBytes:   limit,
-		headerBase: headerBase(),
-		closing:    make(chan struct{}),
-		drained:    make(chan struct{}),
-		open:       make(map[string]*envelope),
-		busy:       make(map[string]bool),
+		client:   client,
+		opts:     opts,
+		log:      opts.Logger,
+		m:        m,
+		maxBytes: limit,
+		closing:  make(chan struct{}),
+		drained:  make(chan struct{}),
+		open:     make(map[string]*envelope),
+		busy:     make(map[string]bool),
 	}
 	p.buf = newBuffer(opts.BufferEvents, p.closing, m.buffered)
 	p.sendCtx, p.cancelSends = context.WithCancel(context.Background())
@@ -396,7 +394,7 @@ func (p *Producer) Publish(ctx context.Context, appID string, events ...payload.
 	if len(events) > p.opts.BufferEvents {
 		return fmt.Errorf("producer: %d events in one call; the buffer holds %d (Options.BufferEvents)", len(events), p.opts.BufferEvents)
 	}
-	header := p.headerSize(appID)
+	header := headerSize(appID)
 	// The producer keeps its own copy: the caller may reuse its slice as
 	// soon as Publish returns, even with ErrOutcomeUnknown.
 	evs := make([]payload.Event, len(events))
@@ -416,15 +414,12 @@ func (p *Producer) Publish(ctx context.Context, appID string, events ...payload.
 			}
 			ev.TimeMS = nowMS
 		}
-		b, err := ev.MarshalJSON()
-		if err != nil {
-			return fmt.Errorf("producer: events[%d]: %w", i, err)
-		}
-		if header+len(b) > p.maxBytes {
+		size := payload.EventSize(&ev)
+		if header+size > p.maxBytes {
 			return fmt.Errorf("%w: events[%d] encodes to %d bytes, %d with the envelope; the limit is %d",
-				ErrTooLarge, i, len(b), header+len(b), p.maxBytes)
+				ErrTooLarge, i, size, header+size, p.maxBytes)
 		}
-		evs[i], sizes[i] = ev, len(b)
+		evs[i], sizes[i] = ev, size
 	}
 	if err := ctx.Err(); err != nil {
 		return err

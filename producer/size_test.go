@@ -15,7 +15,6 @@ func TestEnvelopeSizeEstimate(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"name":"client_event","data":{"a":"<b>&é"},"zz":[1, 2],"subscription_count":3}`), &withExtra); err != nil {
 		t.Fatal(err)
 	}
-	p := &Producer{headerBase: headerBase()}
 	for _, tc := range []struct {
 		app    string
 		events []payload.Event
@@ -24,11 +23,14 @@ func TestEnvelopeSizeEstimate(t *testing.T) {
 		{"app \"quoted\" \\ <tag> é \u2028 \x01", []payload.Event{{Name: "member_added", Channel: "presence-<é>", UserID: "u\"1", TimeMS: 1678886400100}, withExtra}},
 		{strings.Repeat("a", 300), []payload.Event{withExtra, withExtra, {Name: "n", Data: "\u2029\t"}}},
 	} {
-		want := p.headerSize(tc.app) + len(tc.events) - 1
+		want := headerSize(tc.app) + len(tc.events) - 1
 		for _, ev := range tc.events {
 			b, err := ev.MarshalJSON()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if n := payload.EventSize(&ev); n != len(b) {
+				t.Errorf("EventSize = %d, MarshalJSON wrote %d bytes", n, len(b))
 			}
 			want += len(b)
 		}
