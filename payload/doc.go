@@ -10,7 +10,8 @@
 // keys, sorted by key), and unknown event names pass through. Keys are
 // matched exactly: "Name" is an unknown key, not "name". On decode a
 // non-string "data" (object, array, number, bool) is normalised to its compact
-// JSON text, because the Pusher Go SDK rejects non-string data; a null "data"
+// JSON text (invalid UTF-8 in it replaced by U+FFFD, as in any decoded
+// string), because the Pusher Go SDK rejects non-string data; a null "data"
 // is the same as an absent one. Empty string fields, a zero "time_ms" and a
 // nil "subscription_count" are omitted on encode.
 //

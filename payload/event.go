@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Pusher webhook event names. Other names pass through unchanged.
@@ -191,7 +192,27 @@ func decodeData(raw json.RawMessage) (string, error) {
 	if err := json.Compact(&c, raw); err != nil {
 		return "", fmt.Errorf(`"data": %w`, err)
 	}
-	return c.String(), nil
+	return toValidUTF8(c.String()), nil
+}
+
+// toValidUTF8 replaces each byte of s that is not part of valid UTF-8 by
+// U+FFFD, as encoding/json does when it decodes a string, so that the text
+// of non-string data is a string that survives encoding.
+func toValidUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 func decodeString(key string, raw json.RawMessage, dst *string) error {

@@ -65,6 +65,12 @@ func TestEventDecodeEncode(t *testing.T) {
 			out:  `{"name":"client_event","data":"false"}`,
 		},
 		{
+			name: "invalid UTF-8 in object data replaced, as in string data",
+			in:   `{"name":"client_event","data":{"a":"` + "\xff\xed\xa0\x80" + `x"}}`,
+			want: Event{Name: "client_event", Data: "{\"a\":\"\ufffd\ufffd\ufffd\ufffdx\"}"},
+			out:  "{\"name\":\"client_event\",\"data\":\"{\\\"a\\\":\\\"\ufffd\ufffd\ufffd\ufffdx\\\"}\"}",
+		},
+		{
 			name: "data null is absent",
 			in:   `{"name":"client_event","data":null}`,
 			want: Event{Name: "client_event"},

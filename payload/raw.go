@@ -30,7 +30,7 @@ type RawEvent struct {
 
 // Size is the exact number of bytes AppendEvent writes for e.
 func (e *RawEvent) Size() int {
-	if e.ID == "" {
+	if e.ID == "" || len(e.JSON) < 2 {
 		return len(e.JSON)
 	}
 	n := len(e.JSON) + len(`,"id":`) + stringLen(e.ID)
@@ -434,7 +434,8 @@ func (s *scanner) top(t *rawTop) bool {
 	}
 }
 
-// known returns where the raw value of the known key k goes, or nil.
+// known returns where the raw value of the known key k goes, or nil for
+// an unknown key; it notes the Sockudo keys.
 func (t *rawTop) known(k string) *[]byte {
 	switch k {
 	case "v":
