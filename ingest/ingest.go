@@ -270,20 +270,26 @@ func (h *Handler) pack(appID, key string, body []byte, events []payload.Event) (
 	sum := sha256.Sum256(append([]byte(key+"\n"), body...))
 	base := "ing-" + hex.EncodeToString(sum[:16])
 	limit := h.pub.MaxEnvelopeBytes()
+	// The exact size (payload's one estimator) with the longest id this
+	// POST can give its envelopes.
+	header := payload.EnvelopeOverhead(base+"-"+strconv.Itoa(len(events)), appID)
 	var envs []*payload.Envelope
 	cur := &payload.Envelope{V: payload.Version, AppID: appID}
-	size := envelopeOverhead + len(appID) + len(base)
+	size := header
 	for i := range events {
-		b, _ := json.Marshal(&events[i]) // cannot fail: decoded from JSON
-		evSize := len(b) + 1
-		if envelopeOverhead+len(appID)+len(base)+evSize > limit {
+		evSize := payload.EventSize(&events[i])
+		if header+evSize > limit {
 			return nil, &problem{http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("events[%d] encodes to %d bytes; the queue message limit is %d", i, evSize, limit)}
+		}
+		if len(cur.Events) > 0 {
+			evSize++ // the comma
 		}
 		if len(cur.Events) > 0 && (len(cur.Events) >= h.opts.MaxEvents || size+evSize > limit) {
 			envs = append(envs, cur)
 			cur = &payload.Envelope{V: payload.Version, AppID: appID}
-			size = envelopeOverhead + len(appID) + len(base)
+			size = header
+			evSize--
 		}
 		cur.Events = append(cur.Events, events[i])
 		size += evSize
@@ -294,9 +300,6 @@ func (h *Handler) pack(appID, key string, body []byte, events []payload.Event) (
 	}
 	return envs, nil
 }
-
-// envelopeOverhead is the envelope's JSON around its events and ids.
-const envelopeOverhead = 64
 
 // publish hands every envelope to the producer at once and waits for all.
 func (h *Handler) publish(ctx context.Context, envs []*payload.Envelope) error {
