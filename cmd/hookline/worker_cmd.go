@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -22,8 +24,9 @@ import (
 
 func newWorkerCmd(e *env, g *globalFlags) *cobra.Command {
 	var (
-		listen string
-		opts   worker.Options
+		listen     string
+		cpuProfile string
+		opts       worker.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -44,6 +47,13 @@ succeeded recently) and /metrics (Prometheus).`,
 			log, cfg, err := g.setup(e)
 			if err != nil {
 				return err
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			ctx := cmd.Context()
 			awsCfg, err := loadAWS(ctx, cfg.Queue.Region)
@@ -85,6 +95,8 @@ succeeded recently) and /metrics (Prometheus).`,
 	f.IntVar(&opts.WebhookConcurrency, "webhook-concurrency", worker.DefaultWebhookConcurrency, "most requests in flight to one webhook")
 	f.DurationVar(&opts.SQSCallTimeout, "sqs-call-timeout", worker.DefaultSQSCallTimeout, "timeout of one SQS call other than the long poll")
 	f.Int64Var(&opts.WebhookQueuedBytes, "webhook-queued-bytes", worker.DefaultWebhookQueuedBytes, "most event bytes waiting for one webhook; more is handed back")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for benchmarks)")
+	_ = f.MarkHidden("cpuprofile")
 	var appShare float64
 	f.Float64Var(&appShare, "app-share", 0, "ignored: in-flight capacity is work-conserving (see docs/delivery-semantics.md)")
 	_ = f.MarkDeprecated("app-share", "in-flight capacity is now work-conserving; a slow webhook is bounded by its request timeout instead")
@@ -155,4 +167,17 @@ func shutdownServer(srv *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
