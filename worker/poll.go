@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -103,7 +104,10 @@ func (w *Worker) prepare(sm *types.Message, now time.Time) *message {
 		attrs:        sm.MessageAttributes,
 		received:     now,
 	}
-	env, err := payload.DecodeRaw([]byte(body))
+	// The events stay sub-slices of the body: view its bytes instead of
+	// copying them. Nothing writes to them (payload only reads its input
+	// and appends to other buffers), and strings are immutable anyway.
+	env, err := payload.DecodeRaw(unsafe.Slice(unsafe.StringData(body), len(body)))
 	if err != nil {
 		if errors.Is(err, payload.ErrFutureVersion) {
 			m.early = &early{kind: earlyFuture, detail: err.Error()}
