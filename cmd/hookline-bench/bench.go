@@ -93,6 +93,12 @@ type Config struct {
 	Exe string
 	// RunTimeout bounds one contender run. Default 5 minutes.
 	RunTimeout time.Duration
+	// Attempts is how many times a run is made when messages were
+	// received more than once: a receive's answer lost in transit (the SDK
+	// retries the call) leaves its messages in flight for the visibility
+	// timeout, which then dominates the run's time. Earlier attempts are
+	// reported in Result.Discarded. Default 2; 1 never re-runs.
+	Attempts int
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
 }
@@ -119,6 +125,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.RunTimeout == 0 {
 		o.RunTimeout = 5 * time.Minute
 	}
+	if o.Attempts == 0 {
+		o.Attempts = 2
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -132,6 +141,8 @@ func (c *Config) withDefaults() (Config, error) {
 	switch {
 	case len(o.Rows) == 0:
 		return o, errors.New("bench: no rows")
+	case o.Attempts < 1:
+		return o, fmt.Errorf("bench: attempts %d: want at least 1", o.Attempts)
 	case o.Pollers < 1:
 		return o, fmt.Errorf("bench: pollers %d: want at least 1", o.Pollers)
 	case o.Wait < 0 || o.Wait > 20:
@@ -183,6 +194,15 @@ type Result struct {
 	Left         int // messages still in the main queue after the stop
 	DeadLettered int // messages in the dead-letter queue after the stop
 
+	// Attempt is which attempt this is (see Config.Attempts); Discarded
+	// summarises the earlier ones.
+	Attempt   int
+	Discarded []string
+
+	// Output is the tail of what the contender wrote (warnings and errors:
+	// contenders log at warn level).
+	Output string
+
 	Err error // why the run failed; the other fields hold what was measured
 }
 
@@ -192,6 +212,12 @@ func (r *Result) EventsPerSecond() float64 {
 		return 0
 	}
 	return float64(r.Events) / r.Elapsed.Seconds()
+}
+
+// Redelivered is how many more messages were received than the queue held:
+// messages that came back after their visibility timeout.
+func (r *Result) Redelivered() int64 {
+	return max(0, r.SQS.Received-int64(r.Row.Messages))
 }
 
 // Report is a benchmark run: the machine and every result.
@@ -277,7 +303,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return rep, err
 			}
 			c, _ := lookupContender(key)
-			res := b.runOne(ctx, c, row)
+			var res Result
+			var discarded []string
+			for attempt := 1; ; attempt++ {
+				res = b.runOne(ctx, c, row)
+				res.Attempt, res.Discarded = attempt, discarded
+				if res.Err != nil || res.Redelivered() == 0 || attempt == cfg.Attempts || ctx.Err() != nil {
+					break
+				}
+				d := fmt.Sprintf("attempt %d: %.0f events/s in %v, %d messages received twice", attempt,
+					res.EventsPerSecond(), res.Elapsed.Round(time.Millisecond), res.Redelivered())
+				b.progress("%s, %d events/message: %s; running it again", c.name, row.EventsPerMessage, d)
+				discarded = append(discarded, d)
+			}
 			if res.Err != nil {
 				b.progress("%s, %d events/message: FAILED: %v", c.name, row.EventsPerMessage, res.Err)
 			} else {
@@ -369,6 +407,7 @@ func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun
 	}
 	finish := func(err error) error {
 		stopErr := ch.stop(30 * time.Second)
+		res.Output = ch.stderr.String()
 		if cpu, rss, uerr := ch.usage(); uerr == nil {
 			res.CPUTotal, res.MaxRSS = cpu, rss
 		}

@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Endpoint, "endpoint", "", "SQS endpoint to use instead of starting fauxqs")
 	fs.StringVar(&cfg.Hookline, "hookline", "", "prebuilt hookline binary (default: go build one into a temporary directory)")
 	fs.DurationVar(&cfg.RunTimeout, "run-timeout", 5*time.Minute, "longest one contender run may take")
+	fs.IntVar(&cfg.Attempts, "attempts", 2, "runs of one contender and row when messages were received twice (a lost receive: see the report)")
 	fs.StringVar(&out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write the driver's CPU profile (proxy, receiver, filler) to this file")

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/hookline/hookline/signing"
 )
@@ -80,6 +82,9 @@ func runChild(args []string, stderr io.Writer) int {
 		Region:       o.region,
 		BaseEndpoint: aws.String(o.endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		// The SDK's retries are otherwise silent; they show in the report.
+		ClientLogMode: aws.LogRetries,
+		Logger:        sdkLogger{log},
 	})
 
 	var poll func(ctx, work context.Context) error
@@ -126,6 +131,16 @@ func runChild(args []string, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// sdkLogger logs the SDK's retries at warn level; the SDK's other lines
+// (the long polls it gives up at the stop) are dropped.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(_ logging.Classification, format string, v ...any) {
+	if msg := fmt.Sprintf(format, v...); strings.HasPrefix(msg, "retrying") {
+		l.log.Warn("sdk retry", "detail", msg)
+	}
 }
 
 // receiveInput is the receive both peers make.

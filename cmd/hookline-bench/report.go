@@ -56,6 +56,9 @@ func describeMachine(endpoint string) Machine {
 	return m
 }
 
+// maxOutputLines is how much of a contender's output the report shows.
+const maxOutputLines = 10
+
 // sqsOpOrder is the order of the per-operation columns; operations not
 // listed follow, sorted.
 var sqsOpOrder = []string{
@@ -79,6 +82,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	b.WriteString("| events/msg | contender | messages | events | seconds | events/s | CPU µs/event | CPU µs/event, whole life | peak RSS MiB | webhook requests | SQS calls/msg | empty receives | startup ms | harness CPU µs/event | CPUs busy |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var failed []Result
+	warned := false
 	for _, r := range rep.Results {
 		if r.Err != nil {
 			failed = append(failed, r)
@@ -94,10 +98,21 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 			harness = fmt.Sprintf("%.1f", micros(r.HarnessCPU)/float64(r.Events))
 			busy = fmt.Sprintf("%.2f of %d", r.BusyCPUs, rep.Machine.CPUs)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %d | %.2f | %.0f | %s | %.1f | %.1f | %s | %.3f | %d | %d | %s | %s |\n",
-			r.Row.EventsPerMessage, r.Name, r.Row.Messages, r.Events, r.Elapsed.Seconds(), r.EventsPerSecond(), cpuPerEvent(r),
+		rate := fmt.Sprintf("%.0f", r.EventsPerSecond())
+		if r.Redelivered() > 0 {
+			rate += " ⚠"
+			warned = true
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %d | %.2f | %s | %s | %.1f | %.1f | %s | %.3f | %d | %d | %s | %s |\n",
+			r.Row.EventsPerMessage, r.Name, r.Row.Messages, r.Events, r.Elapsed.Seconds(), rate, cpuPerEvent(r),
 			micros(r.CPUTotal)/float64(r.Events), float64(r.MaxRSS)/(1<<20), requests,
 			float64(sum(r.SQS.Calls))/float64(r.Row.Messages), r.SQS.Empty, r.Startup.Milliseconds(), harness, busy)
+	}
+
+	if warned {
+		fmt.Fprintf(&b, "\n⚠ messages were received more than once (received/msg above 1 below): a receive's answer was lost "+
+			"in transit, the SDK retried the call, and its messages came back only after the %d s visibility timeout, "+
+			"so this run's time includes that wait. Its events/s is not a throughput figure (it happened in every attempt; see -attempts).\n", rep.Config.Visibility)
 	}
 
 	ops := opColumns(rep.Results)
@@ -154,6 +169,34 @@ of its body. Everything (fauxqs, proxy, receiver, contender) shares the machine'
 is the driver process's (proxy + receiver) CPU over the window, "CPUs busy" the machine's average over
 it (/proc/stat); when it is close to the CPU count, the machine, not the contender, set the pace.
 `)
+	var rerun []Result
+	for _, r := range rep.Results {
+		if len(r.Discarded) > 0 {
+			rerun = append(rerun, r)
+		}
+	}
+	if len(rerun) > 0 {
+		b.WriteString("\nRuns made again because messages were received twice (a receive's answer lost in transit, retried by the SDK, its messages back only after the visibility timeout); the table shows the last attempt:\n\n")
+		for _, r := range rerun {
+			fmt.Fprintf(&b, "- %s, %d events/msg: %s\n", r.Name, r.Row.EventsPerMessage, strings.Join(r.Discarded, "; "))
+		}
+	}
+	var noisy []Result
+	for _, r := range rep.Results {
+		if strings.TrimSpace(r.Output) != "" {
+			noisy = append(noisy, r)
+		}
+	}
+	if len(noisy) > 0 {
+		b.WriteString("\nWhat the contenders logged (warn level and above; the last lines):\n")
+		for _, r := range noisy {
+			lines := strings.Split(strings.TrimSpace(r.Output), "\n")
+			if len(lines) > maxOutputLines {
+				lines = append([]string{fmt.Sprintf("... (%d lines before)", len(lines)-maxOutputLines)}, lines[len(lines)-maxOutputLines:]...)
+			}
+			fmt.Fprintf(&b, "\n%s, %d events/msg:\n\n```\n%s\n```\n", r.Name, r.Row.EventsPerMessage, strings.Join(lines, "\n"))
+		}
+	}
 	if len(failed) > 0 {
 		b.WriteString("\nFailed runs:\n\n")
 		for _, r := range failed {
