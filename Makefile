@@ -58,7 +58,7 @@ bench: ## Benchmarks (speed and memory targets)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Defaults give runs of a few seconds each; e.g. BENCH_E2E_FLAGS='-rows 1:50000 -contenders hookline,bare'.
-BENCH_E2E_FLAGS ?= -rows 1:20000,10:6000,100:2000 -out bin/bench-e2e.md
+BENCH_E2E_FLAGS ?= -rows 1:30000,10:20000,100:5000 -out bin/bench-e2e.md
 
 .PHONY: bench-e2e
 bench-e2e: $(FAUXQS) ## End-to-end benchmark, table 1: hookline worker vs a per-message consumer vs the bare SQS limit on fauxqs (report also in bin/bench-e2e.md)

@@ -12,7 +12,7 @@
 // per message by operation) with the ratios between them, and writes it to
 // -out. Run it with `make bench-e2e`, or:
 //
-//	go run ./cmd/hookline-bench -rows 1:20000,10:6000,100:2000 -out bench.md
+//	go run ./cmd/hookline-bench -rows 1:30000,10:20000,100:5000 -out bench.md
 //
 // main only parses flags and maps errors to exit codes: 0 success, 1 a
 // failure (a failed run included), 2 bad usage.
@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&rows, "rows", "1:20000,10:6000,100:2000", "rows as events-per-message:messages, comma-separated")
+	fs.StringVar(&rows, "rows", "1:30000,10:20000,100:5000", "rows as events-per-message:messages, comma-separated")
 	fs.StringVar(&contenders, "contenders", "hookline,consumer,bare", "contenders to run, in order: hookline, consumer, bare")
 	fs.IntVar(&cfg.Pollers, "pollers", 5, "receive loops per contender (Hookline: queue.sqs.concurrency)")
 	fs.IntVar(&cfg.Wait, "wait", 1, "ReceiveMessage WaitTimeSeconds")
