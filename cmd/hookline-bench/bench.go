@@ -187,7 +187,7 @@ type Result struct {
 	// Elapsed (everything: contender, harness, fauxqs, the rest).
 	BusyCPUs float64
 	CPUTotal time.Duration // the contender's CPU time over its life (rusage): startup and shutdown included
-	MaxRSS   int64         // peak RSS, bytes
+	MaxRSS   int64         // peak RSS until the stop, bytes (VmHWM; rusage maxrss where there is no /proc)
 
 	SQS proxyCounts // calls by operation and what they returned, over the contender's life
 
@@ -406,10 +406,16 @@ func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun
 		return fmt.Errorf("%s; output:\n%s", msg, indent(ch.stderr.String()))
 	}
 	finish := func(err error) error {
+		// The peak RSS of the run, read before the stop: rusage's is
+		// inflated by this process's RSS (see procPeakRSS).
+		hwm, hwmErr := procPeakRSS(ch.pid())
 		stopErr := ch.stop(30 * time.Second)
 		res.Output = ch.stderr.String()
 		if cpu, rss, uerr := ch.usage(); uerr == nil {
 			res.CPUTotal, res.MaxRSS = cpu, rss
+		}
+		if hwmErr == nil {
+			res.MaxRSS = hwm
 		}
 		if err == nil && stopErr != nil {
 			err = failure("stop: %v", stopErr)

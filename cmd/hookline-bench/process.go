@@ -46,6 +46,30 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
+// procPeakRSS is the peak resident set size of the running process pid, in
+// bytes: VmHWM in /proc/<pid>/status. Unlike rusage's maxrss it starts
+// afresh at exec: a child's maxrss starts from its parent's RSS, because Go
+// starts children with vfork, so the parent's memory counts as the child's
+// until exec.
+func procPeakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		v, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/status: VmHWM %q: %w", pid, v, err)
+		}
+		return kb * 1024, nil
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
+}
+
 // machineCPU is the machine's busy and total CPU time so far, summed over
 // all CPUs, in ticks, from the first line of /proc/stat ("cpu user nice
 // system idle iowait irq softirq steal ..."); idle and iowait are not busy.
@@ -136,7 +160,8 @@ func (c *child) stop(grace time.Duration) error {
 	}
 }
 
-// usage is the CPU time and peak RSS of the exited process.
+// usage is the CPU time and peak RSS of the exited process (rusage; see
+// procPeakRSS for why its peak RSS overstates a small child's).
 func (c *child) usage() (cpu time.Duration, maxRSS int64, err error) {
 	st := c.cmd.ProcessState
 	if st == nil {

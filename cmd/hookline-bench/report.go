@@ -163,7 +163,9 @@ redrive policy) filled with the same envelopes before the contender starts. The 
 contender's first ReceiveMessage (so process start-up is excluded; it is the "startup ms" column) to
 the moment the receiver counted the last event (bare limit: the last successful delete). "CPU µs/event"
 is the contender's user+system CPU over that window, from /proc/<pid>/stat (10 ms ticks); "whole life"
-is its rusage after exit, start-up and shutdown included. Peak RSS is rusage maxrss. The receiver
+is its rusage after exit, start-up and shutdown included. Peak RSS is the contender's VmHWM just before
+its stop (not rusage maxrss: Go starts children with vfork, so a child's maxrss starts at the
+driver's RSS). The receiver
 checks the key, the content type and the HMAC-SHA256 signature of every request and counts the events
 of its body. Everything (fauxqs, proxy, receiver, contender) shares the machine's CPUs: "harness CPU"
 is the driver process's (proxy + receiver) CPU over the window, "CPUs busy" the machine's average over
