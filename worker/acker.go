@@ -65,8 +65,9 @@ type acker struct {
 	deletes []*ackOp
 	vis     []visEntry
 	beats   []visEntry
-	since   [4]time.Time // when main, dlq, deletes, vis got their oldest entry
-	urgent  bool         // shutdown: no linger
+	beating map[string]int // handles with a heartbeat call in flight
+	since   [4]time.Time   // when main, dlq, deletes, vis got their oldest entry
+	urgent  bool           // shutdown: no linger
 	closed  bool
 	wake    chan struct{}
 
@@ -75,7 +76,7 @@ type acker struct {
 }
 
 func newAcker(w *Worker) *acker {
-	return &acker{w: w, wake: make(chan struct{}, 1), sem: make(chan struct{}, maxAckCalls)}
+	return &acker{w: w, wake: make(chan struct{}, 1), sem: make(chan struct{}, maxAckCalls), beating: map[string]int{}}
 }
 
 func (a *acker) poke() {
@@ -224,28 +225,62 @@ func (a *acker) takeLocked(now time.Time) (calls []func(), next time.Time) {
 			break
 		}
 	}
-	for due(3, len(a.vis)) {
-		n := min(maxBatch, len(a.vis))
-		batch := a.vis[:n:n]
-		a.vis = a.vis[n:]
-		calls = append(calls, func() { a.visibilityBatch(batch) })
-		a.since[3] = now
-		if len(a.vis) < maxBatch && !a.urgent {
-			break
-		}
-	}
-	for i, n := range [4]int{len(a.main), len(a.dlq), len(a.deletes), len(a.vis)} {
-		if n > 0 {
-			next = earliest(next, a.since[i].Add(linger))
-		}
-	}
+	// Heartbeats go out at once. A settle's visibility change waits while
+	// a heartbeat of the same handle is in flight: landing after it, the
+	// heartbeat would undo the change (a FIFO retry delay, a release).
 	for len(a.beats) > 0 {
 		n := min(maxBatch, len(a.beats))
 		batch := a.beats[:n:n]
 		a.beats = a.beats[n:]
+		for _, v := range batch {
+			a.beating[v.handle]++
+		}
+		calls = append(calls, func() {
+			a.visibilityBatch(batch)
+			a.mu.Lock()
+			for _, v := range batch {
+				if a.beating[v.handle]--; a.beating[v.handle] <= 0 {
+					delete(a.beating, v.handle)
+				}
+			}
+			a.mu.Unlock()
+			a.poke()
+		})
+	}
+	for due(3, a.readyVis()) {
+		var batch, rest []visEntry
+		for _, v := range a.vis {
+			if len(batch) < maxBatch && a.beating[v.handle] == 0 {
+				batch = append(batch, v)
+			} else {
+				rest = append(rest, v)
+			}
+		}
+		a.vis = rest
 		calls = append(calls, func() { a.visibilityBatch(batch) })
+		a.since[3] = now
+		if a.readyVis() < maxBatch && !a.urgent {
+			break
+		}
+	}
+	for i, n := range [4]int{len(a.main), len(a.dlq), len(a.deletes), a.readyVis()} {
+		if n > 0 {
+			next = earliest(next, a.since[i].Add(linger))
+		}
 	}
 	return calls, next
+}
+
+// readyVis counts the settle visibility changes that may go out now (no
+// heartbeat of their handle in flight).
+func (a *acker) readyVis() int {
+	n := 0
+	for _, v := range a.vis {
+		if a.beating[v.handle] == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // cutSends takes up to 10 entries that fit one SendMessageBatch.
