@@ -729,3 +729,41 @@ func AppendEnvelope(dst []byte, e *RawEnvelope) ([]byte, error) {
 	}
 	return append(dst, '}'), nil
 }
+
+// IDPrefix is the JSON text every delivery id of an envelope starts with:
+// the opening quote and the envelope id, escaped, then ':'. With it,
+// AppendEventIndexed writes an event's id "<envelope id>:<index>" without
+// building the string.
+func IDPrefix(envID string) string {
+	b := appendString(make([]byte, 0, len(envID)+3), envID)
+	return string(append(b[:len(b)-1], ':'))
+}
+
+// AppendEventIndexed appends exactly what AppendEvent would for e with its
+// ID set to "<envelope id>:<index>", prefix being IDPrefix(envelope id).
+func AppendEventIndexed(dst []byte, e *RawEvent, prefix string, index int) []byte {
+	if len(e.JSON) < 2 {
+		return append(dst, e.JSON...)
+	}
+	dst = append(dst, e.JSON[:len(e.JSON)-1]...)
+	if len(e.JSON) == 2 {
+		dst = append(dst, `"id":`...)
+	} else {
+		dst = append(dst, `,"id":`...)
+	}
+	dst = append(dst, prefix...)
+	dst = strconv.AppendInt(dst, int64(index), 10)
+	return append(dst, '"', '}')
+}
+
+// SizeIndexed is the exact number of bytes AppendEventIndexed writes.
+func (e *RawEvent) SizeIndexed(prefix string, index int) int {
+	if len(e.JSON) < 2 {
+		return len(e.JSON)
+	}
+	n := len(e.JSON) + len(`,"id":`) + len(prefix) + intLen(int64(index)) + len(`"`)
+	if len(e.JSON) == 2 {
+		n--
+	}
+	return n
+}

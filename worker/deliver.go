@@ -9,7 +9,6 @@ import (
 
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/delivery"
-	"github.com/hookline/hookline/payload"
 	"github.com/hookline/hookline/signing"
 )
 
@@ -105,15 +104,22 @@ func (w *Worker) attempt(j *job, chunks []*chunk) (out delivery.Outcome) {
 	for _, c := range chunks {
 		n += len(c.events)
 	}
-	events := make([]payload.RawEvent, 0, n)
-	for _, c := range chunks {
-		events = append(events, c.events...)
-	}
 	// Built and signed right before it is written: the top-level time_ms is
 	// this attempt's, so retries stay within receivers' 5-minute window.
+	// The events are spliced as they are, exactly as payload.AppendBody
+	// writes them (with each delivery id).
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
-	body := payload.AppendBody((*bp)[:0], w.now().UnixMilli(), events)
+	body := append((*bp)[:0], `{"time_ms":`...)
+	body = strconv.AppendInt(body, w.now().UnixMilli(), 10)
+	body = append(body, `,"events":[`...)
+	for i, c := range chunks {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = c.appendEvents(body)
+	}
+	body = append(body, ']', '}')
 	*bp = body
 	req := &delivery.Request{
 		AppKey:    j.app.Key,
@@ -162,26 +168,13 @@ func halve(chunks []*chunk) [][]*chunk {
 			return nil
 		}
 		mid := len(c.events) / 2
-		a := &chunk{part: c.part, events: c.events[:mid], queuedAt: c.queuedAt}
-		b := &chunk{part: c.part, events: c.events[mid:], queuedAt: c.queuedAt}
-		a.bytes = eventsBytes(a.events)
-		b.bytes = c.bytes - a.bytes
+		a := sub(c, 0, mid, 0)
+		a.bytes = a.size()
+		b := sub(c, mid, len(c.events), c.bytes-a.bytes-1)
 		return [][]*chunk{{a}, {b}}
 	}
 	mid := len(chunks) / 2
 	return [][]*chunk{chunks[:mid], chunks[mid:]}
-}
-
-// eventsBytes is the size of events in a body, with the commas between them.
-func eventsBytes(events []payload.RawEvent) int64 {
-	var n int64
-	for i := range events {
-		if i > 0 {
-			n++
-		}
-		n += int64(events[i].Size())
-	}
-	return n
 }
 
 // deliveryOutcome describes a failure that did not come from a request.

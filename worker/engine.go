@@ -532,24 +532,33 @@ var bodyOverhead = payload.BodyOverhead(9_999_999_999_999)
 // splitPart cuts a part's events into chunks of at most maxEvents events
 // and maxBytes bytes.
 func splitPart(p *part, maxEvents int, maxBytes int64) []*chunk {
+	whole := &chunk{part: p, events: p.events, first: p.base, bytes: p.bytes}
 	if len(p.events) <= maxEvents && p.bytes <= maxBytes {
-		return []*chunk{{part: p, events: p.events, bytes: p.bytes}}
+		return []*chunk{whole}
 	}
 	var out []*chunk
-	cur := &chunk{part: p}
+	start := 0
+	var bytes int64
 	for i := range p.events {
-		size := int64(p.events[i].Size())
+		size := whole.eventSize(i)
 		extra := size
-		if len(cur.events) > 0 {
+		if i > start {
 			extra++
 		}
-		if len(cur.events) > 0 && (len(cur.events) >= maxEvents || cur.bytes+extra > maxBytes) {
-			out = append(out, cur)
-			cur = &chunk{part: p}
-			extra = size
+		if i > start && (i-start >= maxEvents || bytes+extra > maxBytes) {
+			out = append(out, sub(whole, start, i, bytes))
+			start, bytes, extra = i, 0, size
 		}
-		cur.events = append(cur.events, p.events[i])
-		cur.bytes += extra
+		bytes += extra
 	}
-	return append(out, cur)
+	return append(out, sub(whole, start, len(p.events), bytes))
+}
+
+// sub is events [i, j) of c, of the given size.
+func sub(c *chunk, i, j int, bytes int64) *chunk {
+	s := &chunk{part: c.part, events: c.events[i:j:j], first: -1, bytes: bytes, queuedAt: c.queuedAt}
+	if c.first >= 0 {
+		s.first = c.first + i
+	}
+	return s
 }

@@ -27,6 +27,8 @@ type message struct {
 
 	// env is the decoded envelope; nil when early is set.
 	env *payload.RawEnvelope
+	// idPrefix is payload.IDPrefix(env.ID) when events get delivery ids.
+	idPrefix string
 	// early is an outcome decided at receive, before any routing.
 	early *early
 	app   *config.App
@@ -81,7 +83,12 @@ type part struct {
 	// disabled) rather than one webhook.
 	appLevel bool
 	events   []payload.RawEvent
-	bytes    int64 // events' Size() plus the commas between them
+	bytes    int64 // the events' sizes plus the commas between them
+	// base is the index in the envelope of events[0] when events are the
+	// envelope's own and get their delivery ids ("<id>:<index>") spliced
+	// in as they are written; -1 when each event carries its id (a
+	// filtered copy, or event ids off).
+	base int
 
 	open   int // events not yet resolved; the part is resolved at 0
 	result result
@@ -112,8 +119,44 @@ func (r result) worse(cur result) bool { return r.kind > cur.kind }
 type chunk struct {
 	part     *part
 	events   []payload.RawEvent
+	first    int // the envelope index of events[0] (see part.base); -1: events carry their ids
 	bytes    int64
 	queuedAt time.Time
+}
+
+// eventSize is the size of the chunk's i-th event in a body.
+func (c *chunk) eventSize(i int) int64 {
+	if c.first >= 0 {
+		return int64(c.events[i].SizeIndexed(c.part.msg.idPrefix, c.first+i))
+	}
+	return int64(c.events[i].Size())
+}
+
+// appendEvents writes the chunk's events, comma-separated, into a body.
+func (c *chunk) appendEvents(dst []byte) []byte {
+	for i := range c.events {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if c.first >= 0 {
+			dst = payload.AppendEventIndexed(dst, &c.events[i], c.part.msg.idPrefix, c.first+i)
+		} else {
+			dst = payload.AppendEvent(dst, &c.events[i])
+		}
+	}
+	return dst
+}
+
+// size is the chunk's events' size with the commas between them.
+func (c *chunk) size() int64 {
+	var n int64
+	for i := range c.events {
+		if i > 0 {
+			n++
+		}
+		n += c.eventSize(i)
+	}
+	return n
 }
 
 // capacity bounds in-flight messages and bytes. Pollers reserve message

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -161,9 +160,8 @@ func (w *Worker) route(m *message) {
 			result: result{kind: resultDead, reason: reasonAppDisabled}}}
 		return
 	}
-	events := env.Events
 	if w.cfg.Webhooks.EventIDs {
-		events = withIDs(env.ID, env.Events)
+		m.idPrefix = payload.IDPrefix(env.ID)
 	}
 	var settled []*part
 	var hooks []*config.Webhook
@@ -176,84 +174,96 @@ func (w *Worker) route(m *message) {
 		if h := m.app.Webhook(id); h != nil {
 			hooks = append(hooks, h)
 		} else {
-			settled = append(settled, &part{msg: m, target: id, result: result{kind: resultDead, reason: reasonTargetRemoved}})
+			settled = append(settled, &part{msg: m, target: id, base: -1, result: result{kind: resultDead, reason: reasonTargetRemoved}})
 		}
 	}
 	for _, h := range hooks {
 		_, maxBytes := w.limits(h)
-		sel, bytes, tooLarge := selectEvents(h, events, maxBytes)
-		if tooLarge > 0 {
-			settled = append(settled, &part{msg: m, hook: h, target: h.ID, result: result{kind: resultDead, reason: reasonTooLarge,
-				outcome: deliveryOutcome(reasonTooLarge, strconv.Itoa(tooLarge)+" event(s) larger than the webhook's max_body_bytes ("+
+		p := w.selectEvents(m, h, maxBytes)
+		if p.tooLarge > 0 {
+			settled = append(settled, &part{msg: m, hook: h, target: h.ID, base: -1, result: result{kind: resultDead, reason: reasonTooLarge,
+				outcome: deliveryOutcome(reasonTooLarge, strconv.Itoa(p.tooLarge)+" event(s) larger than the webhook's max_body_bytes ("+
 					strconv.Itoa(h.MaxBodyBytes)+") with the body around them")}})
 		}
-		if len(sel) == 0 {
+		if len(p.events) == 0 {
 			continue
 		}
-		m.parts = append(m.parts, &part{msg: m, hook: h, target: h.ID, events: sel, bytes: bytes, open: len(sel)})
+		m.parts = append(m.parts, &part{msg: m, hook: h, target: h.ID, events: p.events, bytes: p.bytes, base: p.base, open: len(p.events)})
 		m.open++
 	}
 	m.parts = append(m.parts, settled...)
 }
 
-// selectEvents returns the events hook's filter selects that fit one body,
-// their size with the commas between them, and how many selected events do
-// not fit any body. The selection shares events when it is all of them.
-func selectEvents(h *config.Webhook, events []payload.RawEvent, maxBytes int64) (sel []payload.RawEvent, bytes int64, tooLarge int) {
+// selection is what a webhook's filter selects of a message's events.
+type selection struct {
+	events   []payload.RawEvent
+	bytes    int64 // with the commas between them
+	base     int   // see part.base
+	tooLarge int   // selected events that cannot fit any body
+}
+
+// selectEvents returns the events hook's filter selects that fit one body.
+// The selection is the envelope's own slice when it is all of them (their
+// delivery ids are spliced in when written), else a copy with each event's
+// id set.
+func (w *Worker) selectEvents(m *message, h *config.Webhook, maxBytes int64) selection {
+	events := m.env.Events
+	ids := w.cfg.Webhooks.EventIDs
+	size := func(i int) int64 {
+		if ids {
+			return int64(events[i].SizeIndexed(m.idPrefix, i))
+		}
+		return int64(events[i].Size())
+	}
+	var s selection
 	copying := false
 	n := 0
 	for i := range events {
 		ev := &events[i]
 		ok := h.Filter.MatchNameChannel(ev.Name, ev.Channel)
-		size := int64(ev.Size())
-		if ok && size > maxBytes {
-			tooLarge++
+		sz := size(i)
+		if ok && sz > maxBytes {
+			s.tooLarge++
 			ok = false
 		}
 		if !ok {
 			if !copying {
-				sel = append(make([]payload.RawEvent, 0, len(events)-1), events[:i]...)
+				s.events = make([]payload.RawEvent, 0, len(events)-1)
+				for k := range i {
+					s.events = append(s.events, withID(m, ids, k))
+				}
 				copying = true
 			}
 			continue
 		}
 		if n > 0 {
-			bytes++ // the comma
+			s.bytes++ // the comma
 		}
-		bytes += size
+		s.bytes += sz
 		n++
 		if copying {
-			sel = append(sel, *ev)
+			s.events = append(s.events, withID(m, ids, i))
 		}
 	}
 	if !copying {
-		return events, bytes, 0
+		s.events, s.base = events, -1
+		if ids {
+			s.base = 0
+		}
+	} else {
+		s.base = -1
 	}
-	return sel, bytes, tooLarge
+	return s
 }
 
-// withIDs returns a copy of events with each id set to "<envelope
-// id>:<index>", the same on every attempt. The ids share one string.
-func withIDs(envID string, events []payload.RawEvent) []payload.RawEvent {
-	var b strings.Builder
-	b.Grow(len(events) * (len(envID) + 5))
-	ends := make([]int, len(events))
-	var digits [20]byte
-	for i := range events {
-		b.WriteString(envID)
-		b.WriteByte(':')
-		b.Write(strconv.AppendInt(digits[:0], int64(i), 10))
-		ends[i] = b.Len()
+// withID is a copy of the message's i-th event with its delivery id set
+// ("<envelope id>:<index>", the same on every attempt) when ids are on.
+func withID(m *message, ids bool, i int) payload.RawEvent {
+	ev := m.env.Events[i]
+	if ids {
+		ev.ID = m.env.ID + ":" + strconv.Itoa(i)
 	}
-	all := b.String()
-	out := make([]payload.RawEvent, len(events))
-	start := 0
-	for i := range events {
-		out[i] = events[i]
-		out[i].ID = all[start:ends[i]]
-		start = ends[i]
-	}
-	return out
+	return ev
 }
 
 func receiveCount(m *types.Message) int {

@@ -106,7 +106,7 @@ import (
 // Defaults for Options fields left zero.
 const (
 	DefaultMaxInFlightMessages = 1000
-	DefaultMaxInFlightBytes    = 64 << 20
+	DefaultMaxInFlightBytes    = 8 << 20
 	DefaultWebhookConcurrency  = 16
 	DefaultWebhookQueuedBytes  = 16 << 20
 	DefaultDeferDelay          = 2 * time.Second
@@ -139,7 +139,9 @@ type Options struct {
 	GracePeriod time.Duration
 	// MaxInFlightMessages and MaxInFlightBytes bound the messages held at
 	// once (received and not yet settled); pollers stop while either is
-	// reached. Defaults 1000 and 64 MiB.
+	// reached. Defaults 1000 and 8 MiB of message bodies (the process holds
+	// about three times that: events and their slices; measured in
+	// docs/BENCHMARKS.md, more buys no throughput and costs GC time).
 	MaxInFlightMessages int
 	MaxInFlightBytes    int64
 	// WebhookConcurrency is the most requests in flight to one webhook.
