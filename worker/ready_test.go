@@ -1,0 +1,133 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookline/hookline/config"
+	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/localstack/sqsmem"
+	"github.com/hookline/hookline/worker"
+)
+
+// memWorker runs a worker on an in-memory SQS inside the caller's synctest
+// bubble; stop cancels it and waits for Run.
+func memWorker(t *testing.T, srv *sqsmem.Server, maxReceive int, opts worker.Options) (w *worker.Worker, mainURL, dlqURL string, reg *prometheus.Registry, stop func()) {
+	t.Helper()
+	mainURL, dlqURL = srv.CreatePair("mem", false, 6*time.Second, maxReceive)
+	doc := fmt.Sprintf(`{"app_manager":{"driver":"memory","array":{"apps":[{"id":"app","key":"k","secret":"s",
+		"webhooks":[{"url":"https://example.invalid/hook","event_types":["member_added"]}]}]}},
+		"queue":{"driver":"sqs","sqs":{"region":%q,"queue_name":"mem","visibility_timeout":6,"wait_time_seconds":1,"concurrency":2}}}`, region)
+	cfg, err := config.Parse([]byte(doc), config.Sources{}, config.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.QueueURL, opts.DeadLetterQueueURL = mainURL, dlqURL
+	opts.SQSCallTimeout, opts.GracePeriod, opts.Logger = 2*time.Second, 3*time.Second, testLogger(t)
+	reg = prometheus.NewRegistry()
+	opts.Registry = reg
+	sender := delivery.SenderFunc(func(context.Context, *delivery.Request) delivery.Outcome {
+		return delivery.Outcome{Class: delivery.Delivered, Status: 200}
+	})
+	w, err = worker.New(cfg, opts, srv.Client(), sender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return w, mainURL, dlqURL, reg, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// /readyz follows SQS: ready once a receive succeeded, unready while SQS
+// calls fail, ready again once one succeeds. Virtual time: the sleeps are
+// the scenario's clock (an outage of some seconds), synctest.Wait the
+// synchronisation.
+func TestReadyFollowsSQS(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := sqsmem.New()
+		var down atomic.Bool
+		srv.SetFault(sqsmem.Fault{Call: func(op string) error {
+			if down.Load() {
+				return errors.New("dial tcp 127.0.0.1:4566: connect: connection refused")
+			}
+			return nil
+		}})
+		w, _, _, _, stop := memWorker(t, srv, 10, worker.Options{})
+		defer stop()
+		if err := w.Ready(); err == nil {
+			t.Error("ready before any receive")
+		}
+		time.Sleep(1500 * time.Millisecond) // the first long polls (1 s) return empty
+		synctest.Wait()
+		if err := w.Ready(); err != nil {
+			t.Fatalf("not ready after a successful receive: %v", err)
+		}
+		down.Store(true)
+		time.Sleep(2 * time.Second) // the long polls in progress end; the next receives fail
+		synctest.Wait()
+		if err := w.Ready(); err == nil {
+			t.Fatal("ready while every SQS call fails")
+		}
+		down.Store(false)
+		time.Sleep(11 * time.Second) // longer than the pollers' longest backoff (10 s)
+		synctest.Wait()
+		if err := w.Ready(); err != nil {
+			t.Fatalf("not ready after SQS came back: %v", err)
+		}
+	})
+}
+
+// An envelope of a newer version is released for later, and just before
+// the redrive policy would move it to the DLQ without a reason, it is put
+// back as a fresh copy: after many release cycles it is still on the main
+// queue, alone, and the DLQ is empty.
+func TestFutureVersionNeverReachesTheDLQWithoutAReason(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := sqsmem.New()
+		_, mainURL, dlqURL, reg, stop := memWorker(t, srv, 3, worker.Options{FutureVersionDelay: time.Second})
+		body := `{"v":2,"id":"from-the-future","app_id":"app","events":[{"name":"member_added"}],"new_field":true}`
+		if _, err := srv.Client().SendMessage(context.Background(), &sqs.SendMessageInput{
+			QueueUrl: aws.String(mainURL), MessageBody: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Second) // about 15 release cycles with maxReceiveCount 3
+		synctest.Wait()
+		stop()
+		if dlq := srv.Peek(dlqURL); len(dlq) != 0 {
+			t.Errorf("DLQ holds %d messages (receive count %d): the redrive policy moved it without a reason", len(dlq), dlq[0].ReceiveCount)
+		}
+		main := srv.Peek(mainURL)
+		if len(main) != 1 || main[0].Body != body {
+			t.Fatalf("main queue holds %d messages, want the future envelope once, unchanged", len(main))
+		}
+		if n := srv.Calls()["SendMessageBatch"]; n == 0 {
+			t.Error("no fresh copy was sent")
+		}
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if f.GetName() == "hookline_worker_envelopes_future_version_total" && f.GetMetric()[0].GetCounter().GetValue() < 5 {
+				t.Errorf("future-version releases counted %v, want one per receive", f.GetMetric()[0].GetCounter().GetValue())
+			}
+		}
+	})
+}
