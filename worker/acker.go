@@ -352,14 +352,10 @@ func (a *acker) sendBatch(url string, batch []*sendEntry, dlq bool) {
 		w.ackErrors.log(w.log, "send batch failed; the messages are kept and will be received again",
 			"queue", label, "entries", len(live), "error", err)
 	} else {
-		for _, r := range out.Successful {
-			if i, err := strconv.Atoi(aws.ToString(r.Id)); err == nil && i >= 0 && i < len(ok) {
-				ok[i] = true
-			}
-		}
+		ok = succeeded(len(live), out.Successful, func(r types.SendMessageBatchResultEntry) *string { return r.Id })
 		for _, f := range out.Failed {
-			i, err := strconv.Atoi(aws.ToString(f.Id))
-			if err != nil || i < 0 || i >= len(live) {
+			i, found := entryIndex(f.Id, len(live))
+			if !found {
 				continue
 			}
 			w.m.sqsErrors.WithLabelValues(label).Inc()
@@ -472,14 +468,10 @@ func (a *acker) deleteBatch(batch []*ackOp) {
 		w.m.sqsErrors.WithLabelValues("delete").Add(float64(len(live)))
 		w.ackErrors.log(w.log, "delete batch failed; the messages will be received again", "entries", len(live), "error", err)
 	} else {
-		for _, r := range out.Successful {
-			if i, err := strconv.Atoi(aws.ToString(r.Id)); err == nil && i >= 0 && i < len(deleted) {
-				deleted[i] = true
-			}
-		}
+		deleted = succeeded(len(live), out.Successful, func(r types.DeleteMessageBatchResultEntry) *string { return r.Id })
 		for _, f := range out.Failed {
-			i, err := strconv.Atoi(aws.ToString(f.Id))
-			if err != nil || i < 0 || i >= len(live) {
+			i, found := entryIndex(f.Id, len(live))
+			if !found {
 				continue
 			}
 			if lostHandle(aws.ToString(f.Code)) {
@@ -545,14 +537,10 @@ func (a *acker) visibilityBatch(batch []visEntry) {
 		}
 		w.m.sqsErrors.WithLabelValues(op).Add(float64(len(live)))
 	} else {
-		for _, r := range out.Successful {
-			if i, err := strconv.Atoi(aws.ToString(r.Id)); err == nil && i >= 0 && i < len(ok) {
-				ok[i] = true
-			}
-		}
+		ok = succeeded(len(live), out.Successful, func(r types.ChangeMessageVisibilityBatchResultEntry) *string { return r.Id })
 		for _, f := range out.Failed {
-			i, err := strconv.Atoi(aws.ToString(f.Id))
-			if err != nil || i < 0 || i >= len(live) {
+			i, found := entryIndex(f.Id, len(live))
+			if !found {
 				continue
 			}
 			if lostHandle(aws.ToString(f.Code)) {
@@ -579,6 +567,25 @@ func (a *acker) visibilityBatch(batch []visEntry) {
 		a.report(v.op, false)
 	}
 	w.m.heartbeats.Add(float64(beats))
+}
+
+// succeeded marks the entries (by their index ids) a batch call answered
+// as successful.
+func succeeded[T any](n int, list []T, id func(T) *string) []bool {
+	ok := make([]bool, n)
+	for _, r := range list {
+		if i, found := entryIndex(id(r), n); found {
+			ok[i] = true
+		}
+	}
+	return ok
+}
+
+// entryIndex reads a batch entry id the acker made (its index); false for
+// an id it did not make.
+func entryIndex(id *string, n int) (int, bool) {
+	i, err := strconv.Atoi(aws.ToString(id))
+	return i, err == nil && i >= 0 && i < n
 }
 
 func msgID(v visEntry) string {
