@@ -65,5 +65,18 @@ bench-e2e: $(FAUXQS) ## End-to-end benchmark, table 1: hookline worker vs a per-
 	@mkdir -p bin
 	$(GO) run ./cmd/hookline-bench $(BENCH_E2E_FLAGS)
 
+# E.g. BENCH_HUNG_FLAGS='-rate 500 -outage-end 20s'; the report is appended to bin/bench-e2e.md.
+BENCH_HUNG_FLAGS ?= -out bin/bench-e2e.md
+BENCH_BACKLOG_FLAGS ?= -backlog 100:10000 -out bin/bench-e2e.md
+
+.PHONY: bench-hung bench-backlog
+bench-hung: $(FAUXQS) ## End-to-end benchmark: a webhook hung for 30 s next to a healthy one at 200 events/s; healthy delays and nothing lost (appended to bin/bench-e2e.md)
+	@mkdir -p bin
+	$(GO) run ./cmd/hookline-bench -scenario hung $(BENCH_HUNG_FLAGS)
+
+bench-backlog: $(FAUXQS) ## End-to-end benchmark: drain a backlog of 1 000 000 events, sampling the worker's RSS and goroutines (appended to bin/bench-e2e.md)
+	@mkdir -p bin
+	$(GO) run ./cmd/hookline-bench -scenario backlog $(BENCH_BACKLOG_FLAGS)
+
 clean: ## Remove build outputs and installed tools
 	rm -rf bin .tools localstack/node_modules

@@ -101,6 +101,10 @@ type Config struct {
 	Attempts int
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
+
+	// Hung configures RunHung; Backlog configures RunBacklog.
+	Hung    HungConfig
+	Backlog BacklogConfig
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -139,8 +143,6 @@ func (c *Config) withDefaults() (Config, error) {
 		o.Exe = exe
 	}
 	switch {
-	case len(o.Rows) == 0:
-		return o, errors.New("bench: no rows")
 	case o.Attempts < 1:
 		return o, fmt.Errorf("bench: attempts %d: want at least 1", o.Attempts)
 	case o.Pollers < 1:
@@ -175,8 +177,9 @@ type Result struct {
 	Requests  int64 // webhook requests the receiver accepted
 	Rejected  int64 // webhook requests the receiver refused (bad signature, body, ...)
 
-	Startup time.Duration // from exec to the first ReceiveMessage
-	Elapsed time.Duration // from the first ReceiveMessage to the last event counted (bare: the last delete)
+	Startup      time.Duration // from exec to the first ReceiveMessage
+	FirstReceive time.Time     // the first ReceiveMessage: where Elapsed starts
+	Elapsed      time.Duration // from the first ReceiveMessage to the last event counted (bare: the last delete)
 
 	CPU      time.Duration // the contender's CPU time within Elapsed (from /proc, 10 ms ticks)
 	CPUKnown bool          // CPU, HarnessCPU and BusyCPUs were measured (there is a /proc)
@@ -232,6 +235,7 @@ type Report struct {
 // bench is the state of one benchmark run.
 type bench struct {
 	cfg      Config
+	machine  Machine
 	sqs      *sqs.Client // straight to the endpoint: fills and inspects queues
 	proxy    *proxy      // what contenders talk to
 	sink     *sink
@@ -240,62 +244,24 @@ type bench struct {
 	env      []string
 }
 
-// Run runs the benchmark: every row for every contender, in order. A failed
-// run is recorded in its Result (and Run carries on); Run fails only when
-// the benchmark cannot be set up.
+// Run runs the benchmark's table 1: every row for every contender, in
+// order. A failed run is recorded in its Result (and Run carries on); Run
+// fails only when the benchmark cannot be set up.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.Rows) == 0 {
+		return nil, errors.New("bench: no rows")
+	}
 	rep := &Report{Config: cfg, Started: time.Now()}
-	b := &bench{cfg: cfg, env: childEnv()}
-
-	if b.dir, err = os.MkdirTemp("", "hookline-bench-"); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	b, closeAll, err := setUp(ctx, cfg, slices.Contains(cfg.Contenders, keyHookline))
+	if err != nil {
+		return nil, err
 	}
-	defer func() { _ = os.RemoveAll(b.dir) }()
-
-	endpoint := cfg.Endpoint
-	if endpoint == "" {
-		b.progress("starting fauxqs")
-		ep, stop, err := localstack.StartFauxqs()
-		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		defer func() {
-			if err := stop(); err != nil {
-				b.progress("fauxqs: %v", err)
-			}
-		}()
-		endpoint = ep
-	}
-	rep.Machine = describeMachine(cfg.Endpoint)
-	b.progress("SQS endpoint %s", endpoint)
-	b.sqs = sqs.New(sqs.Options{
-		Region:       cfg.Region,
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
-
-	if b.proxy, err = startProxy(endpoint); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	defer func() { _ = b.proxy.close() }()
-	if b.sink, err = startSink(benchKey, benchSecret); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	defer func() { _ = b.sink.close() }()
-
-	b.hookline = cfg.Hookline
-	if b.hookline == "" && slices.Contains(cfg.Contenders, keyHookline) {
-		b.hookline = filepath.Join(b.dir, "hookline")
-		b.progress("go build -o %s github.com/hookline/hookline/cmd/hookline", b.hookline)
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", b.hookline, "github.com/hookline/hookline/cmd/hookline").CombinedOutput()
-		if err != nil {
-			return nil, fmt.Errorf("bench: go build hookline: %w\n%s", err, out)
-		}
-	}
+	defer closeAll()
+	rep.Machine = b.machine
 
 	for _, row := range cfg.Rows {
 		for _, key := range cfg.Contenders {
@@ -306,7 +272,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			var res Result
 			var discarded []string
 			for attempt := 1; ; attempt++ {
-				res = b.runOne(ctx, c, row)
+				res = b.runOne(ctx, c, row, runOptions{})
 				res.Attempt, res.Discarded = attempt, discarded
 				if res.Err != nil || res.Redelivered() == 0 || attempt == cfg.Attempts || ctx.Err() != nil {
 					break
@@ -328,12 +294,89 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// setUp starts what every scenario shares: the SQS endpoint (fauxqs unless
+// cfg.Endpoint is set), the counting proxy, the fast receiver, and, when
+// hookline is true, a hookline binary (built unless cfg.Hookline names
+// one). closeAll stops them all.
+func setUp(ctx context.Context, cfg Config, hookline bool) (b *bench, closeAll func(), err error) {
+	b = &bench{cfg: cfg, env: childEnv()}
+	var closers []func()
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+
+	if b.dir, err = os.MkdirTemp("", "hookline-bench-"); err != nil {
+		return nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	closers = append(closers, func() { _ = os.RemoveAll(b.dir) })
+
+	endpoint := cfg.Endpoint
+	if endpoint == "" {
+		b.progress("starting fauxqs")
+		ep, stop, err := localstack.StartFauxqs()
+		if err != nil {
+			return nil, nil, fmt.Errorf("bench: %w", err)
+		}
+		closers = append(closers, func() {
+			if err := stop(); err != nil {
+				b.progress("fauxqs: %v", err)
+			}
+		})
+		endpoint = ep
+	}
+	b.machine = describeMachine(cfg.Endpoint)
+	b.progress("SQS endpoint %s", endpoint)
+	b.sqs = sqs.New(sqs.Options{
+		Region:       cfg.Region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+
+	if b.proxy, err = startProxy(endpoint); err != nil {
+		return nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	closers = append(closers, func() { _ = b.proxy.close() })
+	if b.sink, err = startSink(benchKey, benchSecret); err != nil {
+		return nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	closers = append(closers, func() { _ = b.sink.close() })
+
+	b.hookline = cfg.Hookline
+	if b.hookline == "" && hookline {
+		b.hookline = filepath.Join(b.dir, "hookline")
+		b.progress("go build -o %s github.com/hookline/hookline/cmd/hookline", b.hookline)
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", b.hookline, "github.com/hookline/hookline/cmd/hookline").CombinedOutput()
+		if err != nil {
+			return nil, nil, fmt.Errorf("bench: go build hookline: %w\n%s", err, out)
+		}
+	}
+	return b, closeAll, nil
+}
+
 func (b *bench) progress(format string, args ...any) {
 	fmt.Fprintf(b.cfg.Progress, "hookline-bench: "+format+"\n", args...)
 }
 
+// runOptions are what a scenario adds to a contender run.
+type runOptions struct {
+	// listen is Hookline's --listen (health and metrics); empty: none.
+	listen string
+	// watch, when set, is called once the process has started and until
+	// it is stopped; stop is called before the stop signal.
+	watch func(pid int) (stop func())
+	// filled, when set, is called with how long the fill took.
+	filled func(time.Duration)
+}
+
 // runOne fills a fresh queue with row and runs contender c over it.
-func (b *bench) runOne(ctx context.Context, c contender, row Row) Result {
+func (b *bench) runOne(ctx context.Context, c contender, row Row, opts runOptions) Result {
 	res := Result{Contender: c.key, Name: c.name, Row: row, Events: row.Messages * row.EventsPerMessage}
 	q, err := createQueue(ctx, b.sqs, queueName(c.key, row.EventsPerMessage), time.Duration(b.cfg.Visibility)*time.Second)
 	if err != nil {
@@ -346,16 +389,20 @@ func (b *bench) runOne(ctx context.Context, c contender, row Row) Result {
 		}
 	}()
 	b.progress("%s, %d events/message: filling %s with %d messages", c.name, row.EventsPerMessage, q.spec.Name, row.Messages)
+	fillStart := time.Now()
 	if err := fill(ctx, b.sqs, q.mainURL, row.Messages, row.EventsPerMessage); err != nil {
 		res.Err = err
 		return res
+	}
+	if opts.filled != nil {
+		opts.filled(time.Since(fillStart))
 	}
 	if n, err := depth(ctx, b.sqs, q.mainURL); err != nil || n != row.Messages {
 		res.Err = fmt.Errorf("after the fill the queue holds %d messages, want %d (%v)", n, row.Messages, err)
 		return res
 	}
 
-	cmd, err := b.command(ctx, c, q)
+	cmd, err := b.command(ctx, c, q, opts.listen)
 	if err != nil {
 		res.Err = err
 		return res
@@ -365,7 +412,7 @@ func (b *bench) runOne(ctx context.Context, c contender, row Row) Result {
 	defer b.sink.end()
 	defer b.proxy.end()
 
-	res.Err = b.measure(ctx, cmd, c, sinkRun, proxyRun, &res)
+	res.Err = b.measure(ctx, cmd, c, sinkRun, proxyRun, opts.watch, &res)
 	res.Delivered = sinkRun.events.load()
 	res.Requests = sinkRun.requests.Load() - sinkRun.rejected.Load()
 	res.Rejected = sinkRun.rejected.Load()
@@ -388,13 +435,18 @@ func (b *bench) runOne(ctx context.Context, c contender, row Row) Result {
 }
 
 // measure runs the contender's process and times it; see Result.
-func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun *sinkRun, proxyRun *proxyRun, res *Result) error {
+func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun *sinkRun, proxyRun *proxyRun,
+	watch func(pid int) (stop func()), res *Result) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.RunTimeout)
 	defer cancel()
 	spawned := time.Now()
 	ch, err := startChild(cmd)
 	if err != nil {
 		return err
+	}
+	stopWatch := func() {}
+	if watch != nil {
+		stopWatch = watch(ch.pid())
 	}
 	failure := func(format string, args ...any) error {
 		msg := fmt.Sprintf(format, args...)
@@ -409,6 +461,7 @@ func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun
 		// The peak RSS of the run, read before the stop: rusage's is
 		// inflated by this process's RSS (see procPeakRSS).
 		hwm, hwmErr := procPeakRSS(ch.pid())
+		stopWatch()
 		stopErr := ch.stop(30 * time.Second)
 		res.Output = ch.stderr.String()
 		if cpu, rss, uerr := ch.usage(); uerr == nil {
@@ -429,6 +482,7 @@ func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun
 	select {
 	case <-proxyRun.firstReceive:
 		res.Startup = proxyRun.firstReceiveAt.Sub(spawned)
+		res.FirstReceive = proxyRun.firstReceiveAt
 		if cpu0, err = sampleCPU(ch.pid()); err != nil {
 			cpuKnown = false
 		}
@@ -474,52 +528,74 @@ func (b *bench) measure(ctx context.Context, cmd *exec.Cmd, c contender, sinkRun
 	return finish(nil)
 }
 
-// command is the process of contender c over queue q.
-func (b *bench) command(ctx context.Context, c contender, q *benchQueue) (*exec.Cmd, error) {
-	var cmd *exec.Cmd
-	switch c.key {
-	case keyHookline:
-		path := filepath.Join(b.dir, q.spec.Name+".json")
-		doc, err := json.MarshalIndent(hooklineConfig(b.cfg, q, b.proxy.url, b.sink.url), "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, doc, 0o600); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		cmd = exec.CommandContext(ctx, b.hookline, "worker", "--config", path,
-			"--endpoint-url", b.proxy.url, "--listen", "", "--log-format", "json", "--log-level", "warn")
-	default:
-		args := []string{childArg, c.key,
-			"-endpoint", b.proxy.url, "-region", b.cfg.Region, "-queue-url", q.mainURL,
-			"-pollers", strconv.Itoa(b.cfg.Pollers), "-wait", strconv.Itoa(b.cfg.Wait),
-			"-visibility", strconv.Itoa(b.cfg.Visibility)}
-		if c.key == keyConsumer {
-			args = append(args, "-url", b.sink.url, "-key", benchKey, "-secret", benchSecret)
-		}
-		cmd = exec.CommandContext(ctx, b.cfg.Exe, args...)
+// command is the process of contender c over queue q; listen is
+// Hookline's --listen.
+func (b *bench) command(ctx context.Context, c contender, q *benchQueue, listen string) (*exec.Cmd, error) {
+	if c.key == keyHookline {
+		return b.hooklineCommand(ctx, q, hooklineConfig(b.cfg, q, b.proxy.url, b.sink.url), listen)
 	}
+	args := []string{childArg, c.key,
+		"-endpoint", b.proxy.url, "-region", b.cfg.Region, "-queue-url", q.mainURL,
+		"-pollers", strconv.Itoa(b.cfg.Pollers), "-wait", strconv.Itoa(b.cfg.Wait),
+		"-visibility", strconv.Itoa(b.cfg.Visibility)}
+	if c.key == keyConsumer {
+		args = append(args, "-url", b.sink.url, "-key", benchKey, "-secret", benchSecret)
+	}
+	cmd := exec.CommandContext(ctx, b.cfg.Exe, args...)
+	b.prepare(cmd)
+	return cmd, nil
+}
+
+// hooklineCommand is `hookline worker` with the config doc (written next to
+// the other temporary files), talking to SQS through the proxy, logging
+// warnings and errors as JSON; listen is --listen (empty: none).
+func (b *bench) hooklineCommand(ctx context.Context, q *benchQueue, doc map[string]any, listen string) (*exec.Cmd, error) {
+	path := filepath.Join(b.dir, q.spec.Name+".json")
+	text, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, text, 0o600); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, b.hookline, "worker", "--config", path,
+		"--endpoint-url", b.proxy.url, "--listen", listen, "--log-format", "json", "--log-level", "warn")
+	b.prepare(cmd)
+	return cmd, nil
+}
+
+func (b *bench) prepare(cmd *exec.Cmd) {
 	cmd.Env = b.env
 	cmd.Dir = b.dir
 	// The context kills a child only when the whole benchmark is cancelled;
 	// stop() is the normal way out.
 	cmd.Cancel = func() error { return cmd.Process.Kill() }
-	return cmd, nil
 }
 
 // hooklineConfig is the worker's config.json: one app, one webhook at the
 // receiver taking every event, batching of 50 ms and 100 events, the
 // contenders' pollers, long poll and visibility.
 func hooklineConfig(cfg Config, q *benchQueue, endpoint, webhook string) map[string]any {
+	return workerConfig(cfg, q, endpoint, []any{map[string]any{"url": webhook, "event_types": []string{"client_event"}}}, nil)
+}
+
+// workerConfig is a worker's config.json: one app with these webhooks,
+// batching of 50 ms and 100 events, retry (webhooks.retry) unless nil, the
+// contenders' pollers, long poll and visibility.
+func workerConfig(cfg Config, q *benchQueue, endpoint string, webhooks []any, retry map[string]any) map[string]any {
+	global := map[string]any{"batching": map[string]any{"enabled": true, "duration": 50, "size": 100}}
+	if retry != nil {
+		global["retry"] = retry
+	}
 	return map[string]any{
 		"app_manager": map[string]any{
 			"driver": "memory",
 			"array": map[string]any{"apps": []any{map[string]any{
 				"id": benchAppID, "key": benchKey, "secret": benchSecret,
-				"webhooks": []any{map[string]any{"url": webhook, "event_types": []string{"client_event"}}},
+				"webhooks": webhooks,
 			}}},
 		},
-		"webhooks": map[string]any{"batching": map[string]any{"enabled": true, "duration": 50, "size": 100}},
+		"webhooks": global,
 		"queue": map[string]any{"sqs": map[string]any{
 			"region":                 cfg.Region,
 			"endpoint_url":           endpoint,

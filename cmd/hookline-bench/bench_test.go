@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +27,41 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == childArg {
 		os.Exit(runChild(os.Args[2:], os.Stderr))
 	}
-	os.Exit(localstack.RunTests(m))
+	code := localstack.RunTests(m)
+	if testBuild.dir != "" {
+		_ = os.RemoveAll(testBuild.dir)
+	}
+	os.Exit(code)
+}
+
+// testBuild is the hookline binary the tests share, built once.
+var testBuild struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// hooklineBinary is HOOKLINE_BENCH_HOOKLINE, a prebuilt hookline binary,
+// or one built once for all the tests.
+func hooklineBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("HOOKLINE_BENCH_HOOKLINE"); p != "" {
+		return p
+	}
+	testBuild.once.Do(func() {
+		if testBuild.dir, testBuild.err = os.MkdirTemp("", "hookline-bench-test-"); testBuild.err != nil {
+			return
+		}
+		testBuild.path = filepath.Join(testBuild.dir, "hookline")
+		out, err := exec.Command("go", "build", "-o", testBuild.path, "github.com/hookline/hookline/cmd/hookline").CombinedOutput()
+		if err != nil {
+			testBuild.err = fmt.Errorf("go build hookline: %w\n%s", err, out)
+		}
+	})
+	if testBuild.err != nil {
+		t.Fatal(testBuild.err)
+	}
+	return testBuild.path
 }
 
 // TestBenchSmoke runs the whole harness, small: the 1-event row for all
@@ -40,7 +79,7 @@ func TestBenchSmoke(t *testing.T) {
 	rep, err := Run(ctx, Config{
 		Rows:       []Row{{EventsPerMessage: 1, Messages: messages}},
 		Endpoint:   endpoint,
-		Hookline:   os.Getenv("HOOKLINE_BENCH_HOOKLINE"),
+		Hookline:   hooklineBinary(t),
 		RunTimeout: time.Minute,
 		Progress:   &progress,
 	})
@@ -110,10 +149,211 @@ func TestBenchSmoke(t *testing.T) {
 	}
 }
 
+// TestHungSmoke runs the hung scenario, trimmed: 20 events/s for 6 s with
+// a 2 s outage. It checks that every event reached both webhooks and that
+// the counts add up, never timings.
+func TestHungSmoke(t *testing.T) {
+	endpoint := localstack.SQSEndpoint(t)
+	var progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := RunHung(ctx, Config{
+		Endpoint:   endpoint,
+		Hookline:   hooklineBinary(t),
+		RunTimeout: time.Minute,
+		Progress:   &progress,
+		Hung: HungConfig{Rate: 20, EventsPerMessage: 5, Send: 6 * time.Second,
+			OutageStart: time.Second, OutageEnd: 3 * time.Second, Recovery: time.Minute},
+	})
+	t.Log(progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	if rep.Sent < 5 || rep.Sent != rep.Envelopes*5 || rep.Sent > 20*6 {
+		t.Errorf("sent %d events in %d envelopes, want 5 a envelope and at most 120", rep.Sent, rep.Envelopes)
+	}
+	for _, wh := range []struct {
+		name string
+		s    webhookStats
+	}{{webhookHealthy, rep.Healthy}, {webhookHung, rep.Hung}} {
+		checks := []count{
+			{wh.name + " unique events", wh.s.Unique, rep.Sent},
+			{wh.name + " lost events", rep.Lost(wh.s), 0},
+			{wh.name + " events received", wh.s.Events, wh.s.Unique + wh.s.Duplicates},
+			{wh.name + " first arrivals", int64(len(wh.s.Arrivals)), wh.s.Unique},
+			{wh.name + " requests rejected", wh.s.Rejected, 0},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s = %d, want %d", c.what, c.got, c.want)
+			}
+		}
+		if wh.s.Requests < 1 || wh.s.Requests > wh.s.Events {
+			t.Errorf("%s: %d requests for %d events", wh.name, wh.s.Requests, wh.s.Events)
+		}
+	}
+	if rep.Left != 0 || rep.DeadLettered != 0 {
+		t.Errorf("after the stop %d messages in the queue and %d dead-lettered, want none", rep.Left, rep.DeadLettered)
+	}
+	if rep.MetricsErr != nil {
+		t.Errorf("metrics: %v", rep.MetricsErr)
+	} else if got := rep.Metrics.total("hookline_worker_events_delivered_total"); got != float64(rep.Healthy.Events+rep.Hung.Events) {
+		t.Errorf("hookline_worker_events_delivered_total = %g, want %d (the events both webhooks accepted)", got, rep.Healthy.Events+rep.Hung.Events)
+	}
+
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| healthy | ", "| hung | ", "hookline_worker_handbacks_total", "none: met"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, md.String())
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Log("\n" + md.String())
+	}
+}
+
+// TestBacklogSmoke runs the backlog scenario, trimmed: 200 messages of 10
+// events. It checks that the backlog was drained once and sampled, never
+// timings or memory.
+func TestBacklogSmoke(t *testing.T) {
+	const messages, perMessage = 200, 10
+	endpoint := localstack.SQSEndpoint(t)
+	var progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := RunBacklog(ctx, Config{
+		Endpoint:   endpoint,
+		Hookline:   hooklineBinary(t),
+		RunTimeout: time.Minute,
+		Progress:   &progress,
+		Backlog:    BacklogConfig{Messages: messages, EventsPerMessage: perMessage, Sample: 20 * time.Millisecond},
+	})
+	t.Log(progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Result
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	checks := []count{
+		{"events delivered", r.Delivered, messages * perMessage},
+		{"requests rejected", r.Rejected, 0},
+		{"messages received", r.SQS.Received, messages},
+		{"messages deleted", r.SQS.Deleted, messages},
+		{"failed SQS calls", sum(r.SQS.Failed), 0},
+		{"messages left in the queue", int64(r.Left), 0},
+		{"messages dead-lettered", int64(r.DeadLettered), 0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.what, c.got, c.want)
+		}
+	}
+	if len(rep.Samples) == 0 {
+		t.Fatal("no samples")
+	}
+	for _, s := range rep.Samples {
+		if s.rss <= 0 {
+			t.Fatalf("sample %+v: want a positive RSS", s)
+		}
+	}
+	if slices.IndexFunc(rep.Samples, func(s memSample) bool { return s.goroutines > 0 }) < 0 {
+		t.Errorf("no sample has a goroutine count: %+v", rep.Samples)
+	}
+
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 2000 | 200 |", "RSS ≤ 100 MB"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, md.String())
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Log("\n" + md.String())
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	text := `# HELP go_goroutines Number of goroutines that currently exist.
+# TYPE go_goroutines gauge
+go_goroutines 42
+hookline_worker_handbacks_total{cause="webhook_wait"} 3
+hookline_worker_handbacks_total{cause="webhook_queue"} 1.5e+01
+
+hookline_worker_sqs_calls_total{op="ReceiveMessage",outcome="ok"} 7 1700000000000
+`
+	p, err := parseMetrics(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.total("go_goroutines"); got != 42 {
+		t.Errorf("go_goroutines = %g, want 42", got)
+	}
+	if got := p.total("hookline_worker_handbacks_total"); got != 18 {
+		t.Errorf("handbacks total = %g, want 18", got)
+	}
+	if s := p.series("hookline_worker_handbacks_total"); len(s) != 2 || s[0].labels != `cause="webhook_queue"` || s[0].value != 15 {
+		t.Errorf("handbacks series = %+v", s)
+	}
+	if got := p.total("hookline_worker_sqs_calls_total"); got != 7 {
+		t.Errorf("sqs calls = %g, want 7 (a timestamp is not the value)", got)
+	}
+	if p.has("hookline_worker") || !p.has("go_goroutines") {
+		t.Error("has: a prefix matched, or a metric was missed")
+	}
+	if _, err := parseMetrics(strings.NewReader("bad_line\n")); err == nil {
+		t.Error("a line without a value: no error")
+	}
+}
+
+func TestSummaries(t *testing.T) {
+	var arr []arrival
+	for i := range 100 {
+		arr = append(arr, arrival{sentMS: int64(i), delay: time.Duration(i+1) * time.Millisecond})
+	}
+	if d := summarise(arr, 0, 0); d.n != 100 || d.p50 != 50*time.Millisecond || d.p99 != 99*time.Millisecond || d.max != 100*time.Millisecond {
+		t.Errorf("summarise all = %+v", d)
+	}
+	if d := summarise(arr, 10, 20); d.n != 10 || d.max != 20*time.Millisecond {
+		t.Errorf("summarise [10, 20) = %+v", d)
+	}
+	st := summariseRSS([]memSample{{rss: 10, goroutines: 5}, {rss: 30, goroutines: -1}, {rss: 20, goroutines: 9}, {rss: 40, goroutines: 7}})
+	if st.min != 10 || st.median != 20 || st.max != 40 || st.firstQuarter != 10 || st.lastQuar != 40 || st.gMin != 5 || st.gMax != 9 {
+		t.Errorf("summariseRSS = %+v", st)
+	}
+	if got := sparkline([]int64{0, 4, 8}, 60); got != "▁▄█" {
+		t.Errorf("sparkline = %q", got)
+	}
+}
+
 // count is a counter the smoke test checks.
 type count struct {
 	what      string
 	got, want int64
+}
+
+// The hung scenario's messages are valid Hookline envelopes, each event of
+// its own user.
+func TestHungEnvelope(t *testing.T) {
+	env, err := payload.Decode([]byte(hungEnvelope(7, 3, 1700000000000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.ID != "hung-7" || env.AppID != benchAppID || len(env.Events) != 3 {
+		t.Fatalf("decoded id %q app %q with %d events", env.ID, env.AppID, len(env.Events))
+	}
+	if e := env.Events[2]; e.Name != payload.EventClientEvent || e.UserID != "u7-2" || e.TimeMS != 1700000000000 {
+		t.Fatalf("last event %+v", e)
+	}
 }
 
 // The filler's messages are valid Hookline envelopes.

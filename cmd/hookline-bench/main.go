@@ -1,5 +1,5 @@
-// Command hookline-bench is Hookline's end-to-end benchmark (table 1): in
-// one run it starts a local SQS (fauxqs on 127.0.0.1), a counting proxy in
+// Command hookline-bench is Hookline's end-to-end benchmark. Table 1 (the
+// default -scenario): in one run it starts a local SQS (fauxqs on 127.0.0.1), a counting proxy in
 // front of it and a verifying loopback receiver, and measures on identical
 // queue contents three contenders, each its own process:
 //
@@ -13,6 +13,17 @@
 // -out. Run it with `make bench-e2e`, or:
 //
 //	go run ./cmd/hookline-bench -rows 1:30000,10:20000,100:5000 -out bench.md
+//
+// Two more scenarios run the real worker alone, each printing its own
+// section (and appending it to -out):
+//
+//   - -scenario hung: one app with two webhooks, a healthy one and one that
+//     hangs (accepts requests and never answers) during an outage, under a
+//     steady offered load: the healthy webhook's delays, and nothing lost
+//     on either (`make bench-hung`);
+//   - -scenario backlog: a backlog of 1 000 000 events drained to the
+//     receiver while the worker's RSS and goroutines are sampled: bounded
+//     and flat memory (`make bench-backlog`).
 //
 // main only parses flags and maps errors to exit codes: 0 success, 1 a
 // failure (a failed run included), 2 bad usage.
@@ -48,6 +59,8 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
 		cfg        Config
+		scenario   string
+		backlog    string
 		rows       string
 		contenders string
 		out        string
@@ -56,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&scenario, "scenario", scenarioTable1, "what to measure: table1 (the contenders over -rows), hung (a hung webhook next to a healthy one), backlog (draining a large backlog)")
 	fs.StringVar(&rows, "rows", "1:30000,10:20000,100:5000", "rows as events-per-message:messages, comma-separated")
 	fs.StringVar(&contenders, "contenders", "hookline,consumer,bare", "contenders to run, in order: hookline, consumer, bare")
 	fs.IntVar(&cfg.Pollers, "pollers", 5, "receive loops per contender (Hookline: queue.sqs.concurrency)")
@@ -66,7 +80,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Hookline, "hookline", "", "prebuilt hookline binary (default: go build one into a temporary directory)")
 	fs.DurationVar(&cfg.RunTimeout, "run-timeout", 5*time.Minute, "longest one contender run may take")
 	fs.IntVar(&cfg.Attempts, "attempts", 2, "runs of one contender and row when messages were received twice (a lost receive: see the report)")
-	fs.StringVar(&out, "out", "", "also write the markdown report to this file")
+	fs.IntVar(&cfg.Hung.Rate, "rate", 200, "hung: offered load, events/s")
+	fs.IntVar(&cfg.Hung.EventsPerMessage, "envelope-events", 10, "hung: events per envelope (one envelope every envelope-events/rate seconds)")
+	fs.DurationVar(&cfg.Hung.Send, "send", 45*time.Second, "hung: how long the producer sends")
+	fs.DurationVar(&cfg.Hung.OutageStart, "outage-start", 5*time.Second, "hung: when the hung webhook stops answering, from the first send")
+	fs.DurationVar(&cfg.Hung.OutageEnd, "outage-end", 35*time.Second, "hung: when it answers again, from the first send")
+	fs.DurationVar(&cfg.Hung.Recovery, "recovery", 60*time.Second, "hung: longest wait after the last send for every event at both webhooks")
+	fs.DurationVar(&cfg.Hung.RequestTimeout, "hung-timeout", 3*time.Second, "hung: the hung webhook's request_timeout_ms")
+	fs.StringVar(&backlog, "backlog", "100:10000", "backlog: the backlog as events-per-message:messages")
+	fs.DurationVar(&cfg.Backlog.Sample, "sample", 250*time.Millisecond, "backlog: interval of the RSS and goroutine samples")
+	fs.StringVar(&out, "out", "", "also write the markdown report to this file (table1 replaces it; hung and backlog append to it)")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write the driver's CPU profile (proxy, receiver, filler) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -90,6 +113,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Progress = stderr
 	}
 
+	switch scenario {
+	case scenarioTable1, scenarioHung:
+	case scenarioBacklog:
+		r, err := parseRows(backlog)
+		if err == nil && len(r) != 1 {
+			err = errors.New("want one events-per-message:messages")
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: -backlog: %v\n", fs.Name(), err)
+			return 2
+		}
+		cfg.Backlog.EventsPerMessage, cfg.Backlog.Messages = r[0].EventsPerMessage, r[0].Messages
+	default:
+		fmt.Fprintf(stderr, "%s: -scenario %q: want table1, hung or backlog\n", fs.Name(), scenario)
+		return 2
+	}
+
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err == nil {
@@ -104,28 +144,63 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			_ = f.Close()
 		}()
 	}
-	rep, err := Run(ctx, cfg)
-	if rep == nil {
-		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
-		return 1
-	}
-	rep.Command = shellQuote(append([]string{fs.Name()}, args[1:]...))
-	code := 0
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
-		code = 1
-	}
-	for _, r := range rep.Results {
-		if r.Err != nil {
-			code = 1
+	command := shellQuote(append([]string{fs.Name()}, args[1:]...))
+	var (
+		rep    markdownReport
+		failed bool
+	)
+	outFlags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	switch scenario {
+	case scenarioTable1:
+		r, err := Run(ctx, cfg)
+		if r == nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			return 1
 		}
+		r.Command = command
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			failed = true
+		}
+		for _, res := range r.Results {
+			failed = failed || res.Err != nil
+		}
+		rep, outFlags = r, os.O_WRONLY|os.O_CREATE|os.O_TRUNC
+	case scenarioHung:
+		r, err := RunHung(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			return 1
+		}
+		r.Command = command
+		if r.Err != nil {
+			fmt.Fprintf(stderr, "%s: hung: %v\n", fs.Name(), r.Err)
+			failed = true
+		}
+		rep = r
+	case scenarioBacklog:
+		r, err := RunBacklog(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			return 1
+		}
+		r.Command = command
+		if r.Result.Err != nil {
+			fmt.Fprintf(stderr, "%s: backlog: %v\n", fs.Name(), r.Result.Err)
+			failed = true
+		}
+		rep = r
+	}
+	code := 0
+	if failed {
+		code = 1
 	}
 	if err := rep.WriteMarkdown(stdout); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
 		return 1
 	}
 	if out != "" {
-		f, err := os.Create(out)
+		f, err := os.OpenFile(out, outFlags, 0o644)
 		if err == nil {
 			err = errors.Join(rep.WriteMarkdown(f), f.Close())
 		}
@@ -135,6 +210,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// Scenarios (-scenario).
+const (
+	scenarioTable1  = "table1"
+	scenarioHung    = "hung"
+	scenarioBacklog = "backlog"
+)
+
+// markdownReport is a scenario's report.
+type markdownReport interface {
+	WriteMarkdown(io.Writer) error
 }
 
 // parseRows parses "1:20000,10:4000".

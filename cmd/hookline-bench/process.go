@@ -51,23 +51,30 @@ func procCPU(pid int) (time.Duration, error) {
 // afresh at exec: a child's maxrss starts from its parent's RSS, because Go
 // starts children with vfork, so the parent's memory counts as the child's
 // until exec.
-func procPeakRSS(pid int) (int64, error) {
+func procPeakRSS(pid int) (int64, error) { return procStatusBytes(pid, "VmHWM") }
+
+// procRSS is the resident set size of the running process pid, in bytes:
+// VmRSS in /proc/<pid>/status.
+func procRSS(pid int) (int64, error) { return procStatusBytes(pid, "VmRSS") }
+
+// procStatusBytes is the field of /proc/<pid>/status given in kB, in bytes.
+func procStatusBytes(pid int, field string) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.Lines(string(b)) {
-		v, ok := strings.CutPrefix(line, "VmHWM:")
+		v, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/status: VmHWM %q: %w", pid, v, err)
+			return 0, fmt.Errorf("/proc/%d/status: %s %q: %w", pid, field, v, err)
 		}
 		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
+	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
 
 // machineCPU is the machine's busy and total CPU time so far, summed over

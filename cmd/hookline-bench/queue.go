@@ -63,25 +63,10 @@ func envelopeBody(n, perMessage int, nowMS int64) string {
 
 // fill sends messages envelopes of perMessage events to queueURL with
 // SendMessageBatch, fillers calls at a time; every failed entry is an
-// error.
+// error. Batches are built as they are sent, so a large backlog is never
+// held in memory at once.
 func fill(ctx context.Context, client *sqs.Client, queueURL string, messages, perMessage int) error {
 	nowMS := time.Now().UnixMilli()
-	var batches [][]types.SendMessageBatchRequestEntry
-	var cur []types.SendMessageBatchRequestEntry
-	size := 0
-	for n := range messages {
-		body := envelopeBody(n, perMessage, nowMS)
-		if len(cur) == maxBatchEntries || (len(cur) > 0 && size+len(body) > maxBatchBytes) {
-			batches = append(batches, cur)
-			cur, size = nil, 0
-		}
-		cur = append(cur, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(cur))), MessageBody: aws.String(body)})
-		size += len(body)
-	}
-	if len(cur) > 0 {
-		batches = append(batches, cur)
-	}
-
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	work := make(chan []types.SendMessageBatchRequestEntry)
@@ -95,11 +80,29 @@ func fill(ctx context.Context, client *sqs.Client, queueURL string, messages, pe
 			}
 		})
 	}
-	for _, b := range batches {
+	send := func(entries []types.SendMessageBatchRequestEntry) bool {
 		select {
-		case work <- b:
+		case work <- entries:
+			return true
 		case <-ctx.Done():
+			return false
 		}
+	}
+	var cur []types.SendMessageBatchRequestEntry
+	size := 0
+	for n := 0; n < messages && ctx.Err() == nil; n++ {
+		body := envelopeBody(n, perMessage, nowMS)
+		if len(cur) == maxBatchEntries || (len(cur) > 0 && size+len(body) > maxBatchBytes) {
+			if !send(cur) {
+				break
+			}
+			cur, size = nil, 0
+		}
+		cur = append(cur, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(cur))), MessageBody: aws.String(body)})
+		size += len(body)
+	}
+	if len(cur) > 0 && ctx.Err() == nil {
+		send(cur)
 	}
 	close(work)
 	wg.Wait()

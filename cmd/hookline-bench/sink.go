@@ -93,24 +93,9 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // check verifies one request and returns its event count, or the status and
 // reason of a rejection.
 func (s *sink) check(r *http.Request) (events, status int, why string) {
-	if r.Method != http.MethodPost {
-		return 0, http.StatusMethodNotAllowed, "method " + r.Method
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSinkBody+1))
-	if err != nil {
-		return 0, http.StatusBadRequest, "read body: " + err.Error()
-	}
-	if len(body) > maxSinkBody {
-		return 0, http.StatusRequestEntityTooLarge, "body too large"
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		return 0, http.StatusUnsupportedMediaType, "content type " + ct
-	}
-	if k := r.Header.Get(signing.HeaderKey); k != s.key {
-		return 0, http.StatusUnauthorized, "unknown key " + k
-	}
-	if !signing.Verify(s.secret, body, r.Header.Get(signing.HeaderSignature)) {
-		return 0, http.StatusUnauthorized, "bad signature"
+	body, status, why := verifyRequest(r, s.key, s.secret)
+	if status != http.StatusOK {
+		return 0, status, why
 	}
 	var b pusherBody
 	if err := json.Unmarshal(body, &b); err != nil {
@@ -128,4 +113,30 @@ func (s *sink) check(r *http.Request) (events, status int, why string) {
 		}
 	}
 	return len(b.Events), http.StatusOK, ""
+}
+
+// verifyRequest reads a webhook request's body and checks the method, the
+// size, the content type, the key and the signature; it returns the body,
+// or the status and reason of a rejection.
+func verifyRequest(r *http.Request, key, secret string) (body []byte, status int, why string) {
+	if r.Method != http.MethodPost {
+		return nil, http.StatusMethodNotAllowed, "method " + r.Method
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSinkBody+1))
+	if err != nil {
+		return nil, http.StatusBadRequest, "read body: " + err.Error()
+	}
+	if len(body) > maxSinkBody {
+		return nil, http.StatusRequestEntityTooLarge, "body too large"
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		return nil, http.StatusUnsupportedMediaType, "content type " + ct
+	}
+	if k := r.Header.Get(signing.HeaderKey); k != key {
+		return nil, http.StatusUnauthorized, "unknown key " + k
+	}
+	if !signing.Verify(secret, body, r.Header.Get(signing.HeaderSignature)) {
+		return nil, http.StatusUnauthorized, "bad signature"
+	}
+	return body, http.StatusOK, ""
 }
