@@ -498,8 +498,12 @@ func formatCalls(calls map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeOutput writes the last maxOutputLines lines of a child's output
-// under title, if there are any.
+// maxOutputLineRunes is the longest line of a child's output writeOutput
+// shows (a delivery warning lists every message id of its batch).
+const maxOutputLineRunes = 300
+
+// writeOutput writes the last maxOutputLines lines of a child's output,
+// each cut at maxOutputLineRunes, under title, if there are any.
 func writeOutput(b *bytes.Buffer, title, output string) {
 	if strings.TrimSpace(output) == "" {
 		return
@@ -507,6 +511,11 @@ func writeOutput(b *bytes.Buffer, title, output string) {
 	lines := strings.Split(strings.TrimSpace(output), "\n")
 	if len(lines) > maxOutputLines {
 		lines = append([]string{fmt.Sprintf("... (%d lines before)", len(lines)-maxOutputLines)}, lines[len(lines)-maxOutputLines:]...)
+	}
+	for i, l := range lines {
+		if r := []rune(l); len(r) > maxOutputLineRunes {
+			lines[i] = string(r[:maxOutputLineRunes]) + " …"
+		}
 	}
 	fmt.Fprintf(b, "\n%s\n\n```\n%s\n```\n", title, strings.Join(lines, "\n"))
 }
