@@ -138,7 +138,7 @@ func (w *Worker) attempt(j *job, chunks []*chunk) (out delivery.Outcome) {
 	}
 	if w.log.Enabled(w.workCtx, level) {
 		w.log.Log(w.workCtx, level, "delivery", "app_id", j.app.ID, "webhook", j.hook.ID, "target", j.hook.Target(),
-			"events", n, "messages", messageIDs(chunks), "attempt", j.attempt, "class", out.Class.String(), "status", out.Status,
+			"events", n, "messages", len(chunks), "message_ids", messageIDs(chunks, 5), "attempt", j.attempt, "class", out.Class.String(), "status", out.Status,
 			"reason", out.Reason, "duration_ms", out.Duration.Milliseconds())
 	}
 	if out.Class == delivery.Delivered {
@@ -147,10 +147,14 @@ func (w *Worker) attempt(j *job, chunks []*chunk) (out delivery.Outcome) {
 	return out
 }
 
-// messageIDs lists the SQS ids of the chunks' messages, for logs.
-func messageIDs(chunks []*chunk) []string {
-	out := make([]string, 0, len(chunks))
+// messageIDs lists the SQS ids of the chunks' first most messages, for
+// logs.
+func messageIDs(chunks []*chunk, most int) []string {
+	out := make([]string, 0, min(len(chunks), most))
 	for i, c := range chunks {
+		if len(out) == most {
+			break
+		}
 		if i > 0 && chunks[i-1].part.msg == c.part.msg {
 			continue
 		}
