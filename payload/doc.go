@@ -18,8 +18,14 @@
 // # Queue envelope
 //
 // One SQS message is one [Envelope]: one app, one or more events, version
-// [Version]. [Decode] classifies what it cannot use, because the worker
-// branches on it:
+// [Version]. Everything payload writes ([Encode], [AppendEnvelope], and
+// [Event.MarshalJSON] and [EncodeBody] with it) is ASCII: every other
+// character is a \uXXXX escape (a surrogate pair above U+FFFF; invalid
+// UTF-8 as \ufffd), because SQS refuses U+FFFE, U+FFFF and others, and
+// emulators such as fauxqs everything above U+FFFF. A JSON reader gets the
+// same strings back; [EventSize] and [EnvelopeOverhead] count the escapes.
+// [Decode] classifies what it cannot use, because the worker branches on
+// it:
 //
 //   - a "v" above [Version] returns an error matching [ErrFutureVersion]
 //     (release it; it is not an attempt);

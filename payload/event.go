@@ -93,7 +93,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		buf.Write(e.extra[k])
 	}
 	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return toASCII(buf.Bytes()), nil
 }
 
 // UnmarshalJSON decodes a Pusher event object into e, replacing its contents.
@@ -157,7 +157,7 @@ func decodeEvent(b []byte) (Event, error) {
 			if e.extra == nil {
 				e.extra = make(map[string]json.RawMessage)
 			}
-			e.extra[k] = c.Bytes()
+			e.extra[k] = toASCII(c.Bytes()) // as Encode will write it
 		}
 		if err != nil {
 			return Event{}, err
@@ -273,5 +273,5 @@ func marshal(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return toASCII(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }

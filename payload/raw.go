@@ -665,6 +665,18 @@ func reservedKey(k string) bool {
 // not be known or Sockudo keys and their values must be valid JSON.
 // DecodeRaw and Decode read the result back as the same envelope.
 func AppendEnvelope(dst []byte, e *RawEnvelope) ([]byte, error) {
+	start := len(dst)
+	out, err := appendEnvelope(dst, e)
+	if err != nil || isASCII(out[start:]) {
+		return out, err
+	}
+	// Events kept raw from an envelope another producer wrote may hold
+	// characters SQS refuses; what goes back to the queue is ASCII.
+	tail := append([]byte(nil), out[start:]...)
+	return appendASCII(out[:start], tail), nil
+}
+
+func appendEnvelope(dst []byte, e *RawEnvelope) ([]byte, error) {
 	if e == nil {
 		return dst, errors.New("payload: nil envelope")
 	}

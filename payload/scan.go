@@ -470,3 +470,96 @@ func intLen(n int64) int {
 	}
 	return l
 }
+
+// SQS accepts only #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD |
+// #x10000–#x10FFFF in a message, and common emulators (fauxqs) nothing
+// above U+FFFF. Everything payload writes for the queue is therefore ASCII:
+// every other character is a \uXXXX escape (a surrogate pair above
+// U+FFFF), so no event content can make SQS refuse a message, and a JSON
+// reader gets the same string back.
+
+// isASCII reports whether b has no byte above 0x7f.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// appendASCII appends JSON text b with every non-ASCII character escaped
+// (invalid UTF-8 as \ufffd). Outside strings JSON is ASCII, so only string
+// contents change, and only in how they are written.
+func appendASCII(dst, b []byte) []byte {
+	start := 0
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		dst = append(dst, b[start:i]...)
+		r, size := utf8.DecodeRune(b[i:])
+		dst = appendRuneEscape(dst, r)
+		i += size
+		start = i
+	}
+	return append(dst, b[start:]...)
+}
+
+// toASCII is appendASCII in place of b when b is not ASCII already.
+func toASCII(b []byte) []byte {
+	if isASCII(b) {
+		return b
+	}
+	return appendASCII(make([]byte, 0, asciiLen(b)), b)
+}
+
+// appendRuneEscape writes r as \uXXXX, or as a surrogate pair.
+func appendRuneEscape(dst []byte, r rune) []byte {
+	if r >= 0x10000 {
+		r1, r2 := utf16.EncodeRune(r)
+		return appendRuneEscape(appendRuneEscape(dst, r1), r2)
+	}
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+}
+
+// asciiLen is len(appendASCII(nil, b)).
+func asciiLen(b []byte) int {
+	n := len(b)
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		n += escapeLen(r) - size
+		i += size
+	}
+	return n
+}
+
+func escapeLen(r rune) int {
+	if r >= 0x10000 {
+		return 12
+	}
+	return 6
+}
+
+// asciiStringLen is the length of s as a JSON string written by
+// appendString and then appendASCII.
+func asciiStringLen(s string) int {
+	n := stringLen(s)
+	for i := 0; i < len(s); {
+		if s[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !(r == utf8.RuneError && size == 1) && r != '\u2028' && r != '\u2029' {
+			n += escapeLen(r) - size // kept raw by appendString, escaped by appendASCII
+		}
+		i += size
+	}
+	return n
+}

@@ -4,7 +4,7 @@ package payload
 // and so as Encode writes it inside an envelope and EncodeBody inside a
 // body, computed without encoding.
 func EventSize(ev *Event) int {
-	n := len(`{"name":`) + stringLen(ev.Name) + len(`}`)
+	n := len(`{"name":`) + asciiStringLen(ev.Name) + len(`}`)
 	for _, f := range [...]struct {
 		key string // with its quotes, colon and leading comma
 		val string
@@ -16,7 +16,7 @@ func EventSize(ev *Event) int {
 		{`,"user_id":`, ev.UserID},
 	} {
 		if f.val != "" {
-			n += len(f.key) + stringLen(f.val)
+			n += len(f.key) + asciiStringLen(f.val)
 		}
 	}
 	if ev.SubscriptionCount != nil {
@@ -26,10 +26,10 @@ func EventSize(ev *Event) int {
 		n += len(`,"time_ms":`) + intLen(ev.TimeMS)
 	}
 	if ev.ID != "" {
-		n += len(`,"id":`) + stringLen(ev.ID)
+		n += len(`,"id":`) + asciiStringLen(ev.ID)
 	}
 	for k, v := range ev.extra {
-		n += len(`,`) + stringLen(k) + len(`:`) + len(v)
+		n += len(`,`) + asciiStringLen(k) + len(`:`) + asciiLen(v)
 	}
 	return n
 }
@@ -39,6 +39,6 @@ func EventSize(ev *Event) int {
 // id, less its events and the commas between them: an envelope of events
 // e0..en-1 is EnvelopeOverhead(id, appID) + ΣEventSize(ei) + n-1 bytes.
 func EnvelopeOverhead(id, appID string) int {
-	return len(`{"v":`) + intLen(Version) + len(`,"id":`) + stringLen(id) +
-		len(`,"app_id":`) + stringLen(appID) + len(`,"events":[`) + len(`]}`)
+	return len(`{"v":`) + intLen(Version) + len(`,"id":`) + asciiStringLen(id) +
+		len(`,"app_id":`) + asciiStringLen(appID) + len(`,"events":[`) + len(`]}`)
 }
