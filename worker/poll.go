@@ -25,6 +25,9 @@ func (w *Worker) poll(ctx context.Context, id int) {
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(200*time.Millisecond),
 		backoff.WithMaxInterval(10*time.Second), backoff.WithMaxElapsedTime(0))
 	for ctx.Err() == nil {
+		if id >= w.opts.MinPollers && !w.gate.wait(ctx) {
+			return // parked while the queue was dry, until shutdown
+		}
 		n := w.capacity.reserve(ctx, min(maxBatch, w.cfg.Queue.MaxMessages))
 		if n == 0 {
 			return
@@ -46,6 +49,7 @@ func (w *Worker) poll(ctx context.Context, id int) {
 		}
 		bo.Reset()
 		w.health.ok()
+		w.gate.result(len(msgs))
 		outcome := "ok"
 		if len(msgs) == 0 {
 			outcome = "empty"
@@ -72,6 +76,51 @@ func (w *Worker) poll(ctx context.Context, id int) {
 				return
 			}
 		}
+	}
+}
+
+// pollGate steps pollers down while the queue is dry: after a receive that
+// brought nothing, pollers beyond Options.MinPollers park until a receive
+// brings messages again. The ones that keep polling long-poll, so work is
+// picked up as fast as before (within one long poll) with fewer empty
+// receives, which SQS bills like any other.
+type pollGate struct {
+	mu   sync.Mutex
+	dry  bool
+	wake chan struct{}
+}
+
+func newPollGate() *pollGate { return &pollGate{wake: make(chan struct{})} }
+
+// result records how many messages a receive brought.
+func (g *pollGate) result(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case n == 0:
+		g.dry = true
+	case g.dry:
+		g.dry = false
+		close(g.wake)
+		g.wake = make(chan struct{})
+	}
+}
+
+// wait returns at once while the queue is not dry, else when a receive
+// brings messages (true) or ctx is done (false).
+func (g *pollGate) wait(ctx context.Context) bool {
+	g.mu.Lock()
+	if !g.dry {
+		g.mu.Unlock()
+		return true
+	}
+	ch := g.wake
+	g.mu.Unlock()
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

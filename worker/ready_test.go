@@ -131,3 +131,45 @@ func TestFutureVersionNeverReachesTheDLQWithoutAReason(t *testing.T) {
 		}
 	})
 }
+
+// While the queue is dry only Options.MinPollers keep long-polling (fewer
+// empty receives); a receive that brings messages wakes the others, and
+// nothing waits longer than one long poll.
+func TestPollersStepDownWhileTheQueueIsDry(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		minPollers int
+		maxCalls   int
+	}{
+		{1, 23},  // one poller: 20 long polls of 1 s, and the other's first
+		{2, 100}, // both keep polling: about 40
+	} {
+		t.Run(fmt.Sprint("min pollers ", tt.minPollers), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := sqsmem.New()
+				_, mainURL, _, _, stop := memWorker(t, srv, 10, worker.Options{MinPollers: tt.minPollers})
+				time.Sleep(20 * time.Second) // an idle queue
+				synctest.Wait()
+				idle := srv.Calls()["ReceiveMessage"]
+				if idle > tt.maxCalls || (tt.minPollers == 2 && idle < 36) {
+					t.Errorf("%d receives in 20 s of an idle queue with 2 pollers, %d of them kept polling", idle, tt.minPollers)
+				}
+				for i := range 50 {
+					body := fmt.Sprintf(`{"v":1,"id":"e-%d","app_id":"app","events":[{"name":"member_added","channel":"presence-x"}]}`, i)
+					if _, err := srv.Client().SendMessage(context.Background(), &sqs.SendMessageInput{
+						QueueUrl: aws.String(mainURL), MessageBody: aws.String(body)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				sent := time.Now()
+				for len(srv.Peek(mainURL)) > 0 {
+					time.Sleep(100 * time.Millisecond) // virtual time: how long the drain takes is what is measured
+				}
+				if took := time.Since(sent); took > 3*time.Second {
+					t.Errorf("50 messages took %v to drain after an idle spell, want within a long poll and a batch window", took)
+				}
+				stop()
+			})
+		})
+	}
+}

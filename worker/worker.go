@@ -163,6 +163,11 @@ type Options struct {
 	// AckLinger is how long the acker waits for more entries before a
 	// batch call that is not full. Default 10 ms.
 	AckLinger time.Duration
+	// MinPollers is how many pollers keep long-polling while the queue is
+	// dry; the others (up to queue.sqs.concurrency) park after an empty
+	// receive and start again when a receive brings messages. Default 1;
+	// a value at or above the concurrency keeps every poller polling.
+	MinPollers int
 	// ReceivePace is how long a poller whose receive brought fewer than 10
 	// messages (but some) waits before polling again, so that at moderate
 	// rates receives carry several messages. Default: half the batching
@@ -188,6 +193,7 @@ type Worker struct {
 	now    func() time.Time
 
 	capacity *capacity
+	gate     *pollGate
 	eng      *engine
 	ack      *acker
 
@@ -247,6 +253,7 @@ func New(cfg *config.Config, opts Options, client SQS, sender delivery.Sender) (
 		now:    opts.Now,
 	}
 	w.capacity = newCapacity(opts.MaxInFlightMessages, opts.MaxInFlightBytes)
+	w.gate = newPollGate()
 	w.eng = newEngine(w)
 	w.ack = newAcker(w)
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
@@ -291,6 +298,9 @@ func setDefaults(o *Options, cfg *config.Config) {
 	}
 	if o.SQSCallTimeout == 0 {
 		o.SQSCallTimeout = DefaultSQSCallTimeout
+	}
+	if o.MinPollers == 0 {
+		o.MinPollers = 1
 	}
 	if o.AckLinger == 0 {
 		o.AckLinger = DefaultAckLinger

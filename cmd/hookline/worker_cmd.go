@@ -94,6 +94,7 @@ succeeded recently) and /metrics (Prometheus).`,
 	f.Int64Var(&opts.MaxInFlightBytes, "max-inflight-bytes", worker.DefaultMaxInFlightBytes, "most message bytes held at once")
 	f.IntVar(&opts.WebhookConcurrency, "webhook-concurrency", worker.DefaultWebhookConcurrency, "most requests in flight to one webhook")
 	f.DurationVar(&opts.SQSCallTimeout, "sqs-call-timeout", worker.DefaultSQSCallTimeout, "timeout of one SQS call other than the long poll")
+	f.IntVar(&opts.MinPollers, "min-pollers", 1, "pollers that keep long-polling while the queue is dry; the others wait for messages")
 	f.Int64Var(&opts.WebhookQueuedBytes, "webhook-queued-bytes", worker.DefaultWebhookQueuedBytes, "most event bytes waiting for one webhook; more is handed back")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for benchmarks)")
 	_ = f.MarkHidden("cpuprofile")
