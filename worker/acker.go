@@ -313,8 +313,12 @@ func (w *Worker) call(op string, f func(ctx context.Context) error) error {
 	return nil
 }
 
-// expired reports whether op's handle may no longer be used.
-func (op *ackOp) expired(now time.Time) bool { return !op.lease.IsZero() && now.After(op.lease) }
+// expired reports whether op's handle may no longer be used: a call that
+// starts now may take the whole call timeout, and must land within the
+// lease.
+func (a *acker) expired(op *ackOp, now time.Time) bool {
+	return !op.lease.IsZero() && now.Add(a.w.opts.SQSCallTimeout).After(op.lease)
+}
 
 func (a *acker) sendBatch(url string, batch []*sendEntry, dlq bool) {
 	w := a.w
@@ -325,7 +329,7 @@ func (a *acker) sendBatch(url string, batch []*sendEntry, dlq bool) {
 	now := a.w.now()
 	var live []*sendEntry
 	for _, s := range batch {
-		if s.op.expired(now) {
+		if a.expired(s.op, now) {
 			w.log.Warn("lease ran out before the settle; nothing sent, the message will be received again",
 				"message_id", s.op.m.sqsID)
 			a.sendDone(s, false)
@@ -423,7 +427,9 @@ func (a *acker) afterSends(op *ackOp) {
 }
 
 func (a *acker) queueVisibility(op *ackOp, d time.Duration) {
-	secs := int32((min(d, maxVisibility) + time.Second - 1) / time.Second) // whole seconds, rounded up
+	// Whole seconds, rounded up; SQS caps the visibility since the receive
+	// at 12 h, so leave room for the time already held.
+	secs := int32((min(d, maxVisibility-a.w.cfg.Queue.VisibilityTimeout) + time.Second - 1) / time.Second)
 	a.mu.Lock()
 	a.vis = appendAt(a.vis, visEntry{op: op, handle: op.handle, secs: secs}, &a.since[3], a.w.now())
 	a.mu.Unlock()
@@ -443,7 +449,7 @@ func (a *acker) deleteBatch(batch []*ackOp) {
 	now := a.w.now()
 	var live []*ackOp
 	for _, op := range batch {
-		if op.expired(now) {
+		if a.expired(op, now) {
 			w.m.ownershipLost.Inc()
 			w.log.Warn("lease ran out before the delete; the message will be received again", "message_id", op.m.sqsID)
 			a.report(op, false)
@@ -500,7 +506,7 @@ func (a *acker) visibilityBatch(batch []visEntry) {
 	now := a.w.now()
 	var live []visEntry
 	for _, v := range batch {
-		if v.op != nil && v.op.expired(now) {
+		if v.op != nil && a.expired(v.op, now) {
 			w.log.Warn("lease ran out before the visibility change; the message returns by itself", "message_id", v.op.m.sqsID)
 			a.report(v.op, false)
 			continue

@@ -174,11 +174,13 @@ func halve(chunks []*chunk) [][]*chunk {
 		mid := len(c.events) / 2
 		a := sub(c, 0, mid, 0)
 		a.bytes = a.size()
+		a.charge = min(a.bytes, c.charge)
 		b := sub(c, mid, len(c.events), c.bytes-a.bytes-1)
+		b.charge = c.charge - a.charge // the halves give back what the chunk took
 		return [][]*chunk{{a}, {b}}
 	}
 	mid := len(chunks) / 2
-	return [][]*chunk{chunks[:mid], chunks[mid:]}
+	return [][]*chunk{chunks[:mid:mid], chunks[mid:]}
 }
 
 // deliveryOutcome describes a failure that did not come from a request.

@@ -162,7 +162,11 @@ func (e *engine) admit(m *message, now time.Time) {
 		w.capacity.unreserve(1)
 		w.m.reReceived.Inc()
 		if old.state == stateDecided {
-			w.log.Warn("message received again while its settle is in progress; it returns after its visibility timeout if the settle did not delete it",
+			// Its settle uses the old handle; once that is done, the new one
+			// deletes the message (if the settle deleted it: with a stale
+			// handle SQS may not have) or releases it.
+			old.newerHandle, old.newerReceived = m.handle, m.received
+			w.log.Warn("message received again while its settle is in progress; the new receipt handle is used after it",
 				"message_id", m.sqsID)
 			return
 		}
@@ -218,9 +222,10 @@ func (e *engine) enqueue(m *message, now time.Time) {
 			e.resolve(p, len(p.events), result{kind: resultDeferred, cause: causeWebhookQueue}, now)
 			continue
 		}
-		q.queued += p.bytes
 		for _, c := range splitPart(p, q.maxEvents, q.maxBytes) {
 			c.queuedAt = now
+			c.charge = c.bytes
+			q.queued += c.charge
 			q.pending = append(q.pending, c)
 			q.events += len(c.events)
 			q.bytes += c.bytes
@@ -360,7 +365,7 @@ func (e *engine) finishJob(r jobResult) {
 
 // resolveChunk records a chunk's result.
 func (e *engine) resolveChunk(q *hookQueue, c *chunk, r result, now time.Time) {
-	q.queued -= c.bytes
+	q.queued -= c.charge
 	e.resolve(c.part, len(c.events), r, now)
 }
 
@@ -457,6 +462,19 @@ func (e *engine) settle(m *message, d decision, now time.Time) {
 func (e *engine) finishAck(d ackDone) {
 	w := e.w
 	m := d.m
+	if m.newerHandle != "" {
+		// Received again while the settle ran: finish with the new handle.
+		m.deletedOnce = m.deletedOnce || d.deleted
+		m.handle, m.newerHandle = m.newerHandle, ""
+		m.leaseUntil = m.newerReceived.Add(w.cfg.Queue.VisibilityTimeout)
+		next := decision{act: actVisibility, visibility: 0, onSendFailure: -1}
+		if d.deleted {
+			next.act = actDelete
+		}
+		w.ack.submit(&ackOp{m: m, handle: m.handle, lease: m.leaseUntil, d: next})
+		return
+	}
+	d.deleted = d.deleted || m.deletedOnce
 	if e.owned[m.sqsID] == m {
 		delete(e.owned, m.sqsID)
 		e.unsettled.Add(-1)
@@ -472,6 +490,7 @@ func (e *engine) finishAck(d ackDone) {
 	now := w.now()
 	for _, r := range release {
 		w.m.released.Inc()
+		r.admitted = false // it waited: it never held the group, so its own finish must not end it
 		e.settle(r, decision{act: actVisibility, visibility: 0, onSendFailure: -1}, now)
 	}
 	if next != nil {

@@ -44,6 +44,11 @@ type message struct {
 	started    bool // some delivery of this message began
 	lost       bool // the heartbeat said the current handle is invalid
 	leaseUntil time.Time
+	// newerHandle is the handle of a receive of this message that came while
+	// its settle was in progress: used once that settle is done.
+	newerHandle   string
+	newerReceived time.Time
+	deletedOnce   bool
 }
 
 // msgState is where a message is in the engine.
@@ -121,6 +126,7 @@ type chunk struct {
 	events   []payload.RawEvent
 	first    int // the envelope index of events[0] (see part.base); -1: events carry their ids
 	bytes    int64
+	charge   int64 // what the chunk adds to its webhook's queued bytes until it resolves
 	queuedAt time.Time
 }
 
