@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,7 @@ func TestBackpressure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mem := &memorySQS{}
 		client := newBlocking(mem)
-		p, reg := newProducer(t, client, producer.Options{QueueURL: fakeURL, BufferEvents: 4, MaxEvents: 2, Concurrency: 1})
+		p, reg := newProducer(t, client, producer.Options{BatchLinger: -1, QueueURL: fakeURL, BufferEvents: 4, MaxEvents: 2, Concurrency: 1})
 		ctx := context.Background()
 
 		// Fill the buffer: 4 events in two envelopes, the first in a call
@@ -117,7 +118,7 @@ func TestOutcomeUnknown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mem := &memorySQS{}
 		client := newBlocking(mem)
-		p, _ := newProducer(t, client, producer.Options{QueueURL: fakeURL, MaxEvents: 1})
+		p, _ := newProducer(t, client, producer.Options{BatchLinger: -1, QueueURL: fakeURL, MaxEvents: 1})
 		ctx, cancel := context.WithCancel(context.Background())
 		res := publishAsync(ctx, p, "app", ev("app", 0))
 		synctest.Wait() // handed off; the send hangs
@@ -149,7 +150,7 @@ func TestOutcomeUnknown(t *testing.T) {
 func TestCloseDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		client := newBlocking(&memorySQS{})
-		p, err := producer.New(context.Background(), client, producer.Options{QueueURL: fakeURL, Concurrency: 1, MaxEvents: 1})
+		p, err := producer.New(context.Background(), client, producer.Options{BatchLinger: -1, QueueURL: fakeURL, Concurrency: 1, MaxEvents: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +190,7 @@ func TestCloseDeadline(t *testing.T) {
 func TestCloseWakesWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		client := newBlocking(&memorySQS{})
-		p, err := producer.New(context.Background(), client, producer.Options{QueueURL: fakeURL, BufferEvents: 1})
+		p, err := producer.New(context.Background(), client, producer.Options{BatchLinger: -1, QueueURL: fakeURL, BufferEvents: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +228,7 @@ func TestBatchLimits(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				mem := &memorySQS{MaximumMessageSize: 1 << 20}
 				client := newBlocking(mem)
-				p, _ := newProducer(t, client, producer.Options{QueueURL: fakeURL, Concurrency: 1, MaxEvents: 1, MaxEnvelopeBytes: 500 << 10})
+				p, _ := newProducer(t, client, producer.Options{BatchLinger: -1, QueueURL: fakeURL, Concurrency: 1, MaxEvents: 1, MaxEnvelopeBytes: 500 << 10})
 				var results []<-chan error
 				for i := range tc.envelopes {
 					e := ev("app", i)
@@ -274,7 +275,7 @@ func TestFIFOOneEnvelopePerAppInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mem := &memorySQS{}
 		client := newBlocking(mem)
-		p, _ := newProducer(t, client, producer.Options{QueueURL: fakeURL + ".fifo", FIFO: true, MaxEvents: 1, Concurrency: 4})
+		p, _ := newProducer(t, client, producer.Options{BatchLinger: -1, QueueURL: fakeURL + ".fifo", FIFO: true, MaxEvents: 1, Concurrency: 4})
 		var results []<-chan error
 		for i := range 3 {
 			results = append(results, publishAsync(context.Background(), p, "a", ev("a", i)))
@@ -499,4 +500,30 @@ func TestRetriesBounded(t *testing.T) {
 
 func apiErr(code string) error {
 	return &smithy.GenericAPIError{Code: code, Message: "injected", Fault: smithy.FaultClient}
+}
+
+// Envelopes of different apps sealed within BatchLinger of each other share
+// one SendMessageBatch call: ten apps publishing at once cost one call of
+// ten entries, not ten calls of one.
+func TestBatchLingerFillsCallsAcrossApps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := &memorySQS{MaximumMessageSize: 1 << 20}
+		p, _ := newProducer(t, mem, producer.Options{QueueURL: fakeURL, Linger: time.Millisecond, BatchLinger: 50 * time.Millisecond})
+		var results []<-chan error
+		for i := range 13 {
+			app := "app-" + strconv.Itoa(i)
+			results = append(results, publishAsync(context.Background(), p, app, ev(app, i)))
+			time.Sleep(2 * time.Millisecond) // the apps' POSTs arrive a little apart
+		}
+		for _, r := range results {
+			if err := <-r; err != nil {
+				t.Fatal(err)
+			}
+		}
+		mem.mu.Lock()
+		defer mem.mu.Unlock()
+		if !equalInts(mem.calls, []int{10, 3}) {
+			t.Errorf("entries per call %v, want [10 3]: calls filled across apps", mem.calls)
+		}
+	})
 }

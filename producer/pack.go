@@ -15,6 +15,7 @@ type envelope struct {
 	size   int             // encoded size, an upper bound until body is set
 	parts  []part          // whose events these are, in order
 	timer  *time.Timer     // the linger timer while open
+	sealed time.Time       // when it joined pending
 
 	// Set when the envelope is encoded (at once for PublishEnvelope); kept
 	// across retries so a re-send is the same message.
@@ -74,6 +75,7 @@ func (p *Producer) addLocked(appID string, header int, ev payload.Event, size in
 func (p *Producer) sealLocked(e *envelope) {
 	e.timer.Stop()
 	delete(p.open, e.appID)
+	e.sealed = time.Now()
 	p.pending = append(p.pending, e)
 }
 
@@ -91,6 +93,9 @@ func (p *Producer) expire(e *envelope) {
 // call slots are free; after Close's deadline it fails them instead.
 func (p *Producer) dispatchLocked() {
 	for p.inflight < p.opts.Concurrency && len(p.pending) > 0 {
+		if !p.batchDueLocked() {
+			break // a partial batch waits for more envelopes, up to BatchLinger
+		}
 		if err := p.sendCtx.Err(); err != nil {
 			for _, e := range p.pending {
 				e.lastErr = errNotSent
@@ -111,6 +116,40 @@ func (p *Producer) dispatchLocked() {
 		p.isDrain = true
 		close(p.drained)
 	}
+}
+
+// batchDueLocked reports whether a SendMessageBatch call should go out now:
+// a full one at once, a partial one when its oldest envelope has waited
+// Options.BatchLinger for others (of any app) to fill it, or on Close. When
+// it must wait, a timer dispatches again at the end of that linger.
+func (p *Producer) batchDueLocked() bool {
+	if p.closed || p.opts.BatchLinger < 0 || len(p.pending) >= maxBatchEntries || p.sendCtx.Err() != nil {
+		return true
+	}
+	size := 0
+	oldest := p.pending[0].sealed
+	for _, e := range p.pending {
+		size += e.size
+		if e.sealed.Before(oldest) {
+			oldest = e.sealed
+		}
+	}
+	if size >= maxBatchBytes {
+		return true
+	}
+	wait := time.Until(oldest.Add(p.opts.BatchLinger))
+	if wait <= 0 {
+		return true
+	}
+	if p.batchTimer == nil {
+		p.batchTimer = time.AfterFunc(wait, func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.batchTimer = nil
+			p.dispatchLocked()
+		})
+	}
+	return false
 }
 
 // takeLocked removes the next call's envelopes from pending, in order: at

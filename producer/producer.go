@@ -11,8 +11,10 @@
 // [Options.MaxEnvelopeBytes] encoded bytes; apps are never mixed in one
 // envelope. Sealed envelopes are sent with SendMessageBatch, up to 10 per call
 // and 1 MiB per call (SQS limits), with at most [Options.Concurrency] calls in
-// flight; while all are busy, sealed envelopes queue up and fill the next
-// call.
+// flight. A call that is not full waits up to [Options.BatchLinger] (50 ms)
+// for envelopes of other apps to fill it, so that under load SQS bills one
+// request per ten envelopes; while all calls are busy, sealed envelopes queue
+// up and fill the next call.
 //
 // Events built in Go must carry client event data in Event.Data as a string
 // (JSON text for objects), as Pusher does; events decoded from JSON are
@@ -97,6 +99,7 @@ var _ SQS = (*sqs.Client)(nil)
 // Defaults for Options fields left zero.
 const (
 	DefaultLinger           = 10 * time.Millisecond
+	DefaultBatchLinger      = 50 * time.Millisecond
 	DefaultMaxEvents        = 100 // webhooks.batching.size
 	DefaultMaxEnvelopeBytes = 64 << 10
 	DefaultBufferEvents     = 10000
@@ -187,6 +190,11 @@ type Options struct {
 	// Linger is how long an app's open envelope waits for more events after
 	// its first. Default 10 ms.
 	Linger time.Duration
+	// BatchLinger is how long a sealed envelope waits for others, of any
+	// app, to fill its SendMessageBatch call (10 entries or 1 MiB) before
+	// the call goes out anyway: fuller calls, fewer billed requests. Default
+	// 50 ms (Sockudo's batching duration); negative: send at once.
+	BatchLinger time.Duration
 	// MaxEvents is the most events per envelope (webhooks.batching.size).
 	// Default 100.
 	MaxEvents int
@@ -214,6 +222,9 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.Linger == 0 {
 		o.Linger = DefaultLinger
+	}
+	if o.BatchLinger == 0 {
+		o.BatchLinger = DefaultBatchLinger
 	}
 	if o.MaxEvents == 0 {
 		o.MaxEvents = DefaultMaxEvents
@@ -291,13 +302,15 @@ type Producer struct {
 	drained     chan struct{} // closed when closed and nothing is left
 	wg          sync.WaitGroup
 
-	mu       sync.Mutex
-	closed   bool
-	isDrain  bool
-	open     map[string]*envelope // app id → envelope accepting events
-	pending  []*envelope          // sealed, waiting for a call slot
-	inflight int                  // SendMessageBatch goroutines
-	busy     map[string]bool      // FIFO: apps with an envelope in flight
+	mu      sync.Mutex
+	closed  bool
+	isDrain bool
+	open    map[string]*envelope // app id → envelope accepting events
+	pending []*envelope          // sealed, waiting for a call slot
+	// batchTimer dispatches a partial batch when its linger ends.
+	batchTimer *time.Timer
+	inflight   int             // SendMessageBatch goroutines
+	busy       map[string]bool // FIFO: apps with an envelope in flight
 
 	onHandOff func() // tests only: called after a call was handed off
 }
@@ -467,7 +480,7 @@ func (p *Producer) PublishEnvelope(ctx context.Context, env *payload.Envelope) e
 		return err
 	}
 	c := &call{refs: 1, done: make(chan struct{})} // the envelope's one part
-	e := &envelope{appID: env.AppID, id: env.ID, body: string(body), size: len(body), n: n, parts: []part{{c: c, n: n}}}
+	e := &envelope{appID: env.AppID, id: env.ID, body: string(body), size: len(body), n: n, parts: []part{{c: c, n: n}}, sealed: time.Now()}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

@@ -271,7 +271,7 @@ func TestCloseFlushes(t *testing.T) {
 // exactly once.
 func TestNoEventLost(t *testing.T) {
 	client, url := localQueue(t, false)
-	p, reg := newProducer(t, client, producer.Options{QueueURL: url, FairQueues: true, MaxEvents: 100, Linger: time.Millisecond})
+	p, reg := newProducer(t, client, producer.Options{QueueURL: url, FairQueues: true, MaxEvents: 100, Linger: time.Millisecond, BatchLinger: time.Millisecond})
 	const goroutines, total = 8, 10000
 	start := time.Now()
 	var wg sync.WaitGroup
