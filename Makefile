@@ -69,7 +69,10 @@ bench-e2e: $(FAUXQS) ## End-to-end benchmark, table 1: hookline worker vs a per-
 BENCH_HUNG_FLAGS ?= -out bin/bench-e2e.md
 BENCH_BACKLOG_FLAGS ?= -backlog 100:10000 -out bin/bench-e2e.md
 
-.PHONY: bench-hung bench-backlog
+# E.g. BENCH_PIPELINE_FLAGS='-rates 1000,full -duration 10s -out bin/bench-e2e.md'.
+BENCH_PIPELINE_FLAGS ?= -out bin/bench-e2e.md
+
+.PHONY: bench-hung bench-backlog bench-pipeline
 bench-hung: $(FAUXQS) ## End-to-end benchmark: a webhook hung for 30 s next to a healthy one at 200 events/s; healthy delays and nothing lost (appended to bin/bench-e2e.md)
 	@mkdir -p bin
 	$(GO) run ./cmd/hookline-bench -scenario hung $(BENCH_HUNG_FLAGS)
@@ -77,6 +80,10 @@ bench-hung: $(FAUXQS) ## End-to-end benchmark: a webhook hung for 30 s next to a
 bench-backlog: $(FAUXQS) ## End-to-end benchmark: drain a backlog of 1 000 000 events, sampling the worker's RSS and goroutines (appended to bin/bench-e2e.md)
 	@mkdir -p bin
 	$(GO) run ./cmd/hookline-bench -scenario backlog $(BENCH_BACKLOG_FLAGS)
+
+bench-pipeline: $(FAUXQS) ## End-to-end benchmark, table 2: hookline ingest -> SQS -> hookline worker -> receiver at 500, 2 000, 10 000 events/s and full speed (appended to bin/bench-e2e.md)
+	@mkdir -p bin
+	$(GO) run ./cmd/hookline-bench -scenario pipeline $(BENCH_PIPELINE_FLAGS)
 
 clean: ## Remove build outputs and installed tools
 	rm -rf bin .tools localstack/node_modules

@@ -102,9 +102,11 @@ type Config struct {
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
 
-	// Hung configures RunHung; Backlog configures RunBacklog.
-	Hung    HungConfig
-	Backlog BacklogConfig
+	// Hung configures RunHung; Backlog configures RunBacklog; Pipeline
+	// configures RunPipeline.
+	Hung     HungConfig
+	Backlog  BacklogConfig
+	Pipeline PipelineConfig
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -234,14 +236,16 @@ type Report struct {
 
 // bench is the state of one benchmark run.
 type bench struct {
-	cfg      Config
-	machine  Machine
-	sqs      *sqs.Client // straight to the endpoint: fills and inspects queues
-	proxy    *proxy      // what contenders talk to
-	sink     *sink
-	dir      string // temporary files
-	hookline string // binary
-	env      []string
+	cfg     Config
+	machine Machine
+	sqs     *sqs.Client // straight to the endpoint: fills and inspects queues
+	// sqsEndpoint is the SQS endpoint behind the proxy.
+	sqsEndpoint string
+	proxy       *proxy // what contenders talk to
+	sink        *sink
+	dir         string // temporary files
+	hookline    string // binary
+	env         []string
 }
 
 // Run runs the benchmark's table 1: every row for every contender, in
@@ -331,6 +335,7 @@ func setUp(ctx context.Context, cfg Config, hookline bool) (b *bench, closeAll f
 		})
 		endpoint = ep
 	}
+	b.sqsEndpoint = endpoint
 	b.machine = describeMachine(cfg.Endpoint)
 	b.progress("SQS endpoint %s", endpoint)
 	b.sqs = sqs.New(sqs.Options{

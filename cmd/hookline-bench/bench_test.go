@@ -282,6 +282,106 @@ func TestBacklogSmoke(t *testing.T) {
 	}
 }
 
+// TestPipelineSmoke runs table 2, trimmed: one row of 200 events/s for
+// 2 s through the real ingest and worker. It checks correctness only:
+// every event of every POST answered 200 arrived once by event id, nothing
+// lost, the queues empty at the end; never timings.
+func TestPipelineSmoke(t *testing.T) {
+	endpoint := localstack.SQSEndpoint(t)
+	var progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := RunPipeline(ctx, Config{
+		Endpoint:   endpoint,
+		Hookline:   hooklineBinary(t),
+		RunTimeout: time.Minute,
+		Progress:   &progress,
+		Pipeline:   PipelineConfig{Rates: []int{200}, Duration: 2 * time.Second, Recovery: time.Minute},
+	})
+	t.Log(progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 1 {
+		t.Fatalf("%d rows, want 1", len(rep.Rows))
+	}
+	r := rep.Rows[0]
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	checks := []count{
+		{"POSTs not answered 200", r.PostFailed, 0},
+		{"events answered 200", r.Sent, r.Accepted * pipelinePostSize},
+		{"unique events at the receiver", r.Unique, r.Sent},
+		{"events lost", r.Lost, 0},
+		{"extra events", r.Extra, 0},
+		{"requests rejected", r.Rejected, 0},
+		{"failed SQS calls", sum(r.IngestSQS.Failed) + sum(r.WorkerSQS.Failed), 0},
+		{"messages left in the queue", int64(r.Left), 0},
+		{"messages dead-lettered", int64(r.DeadLettered), 0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.what, c.got, c.want)
+		}
+	}
+	if r.Accepted < 1 {
+		t.Errorf("no POST answered 200")
+	}
+	if r.IngestSQS.Billed["SendMessageBatch"] < 1 || r.WorkerSQS.Billed["ReceiveMessage"] < 1 {
+		t.Errorf("billed requests: ingest %v, worker %v; want SendMessageBatch from ingest and ReceiveMessage from the worker",
+			r.IngestSQS.Billed, r.WorkerSQS.Billed)
+	}
+
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 200/s | ", "ingest SendMessageBatch", "<svg ", "</svg>"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, md.String())
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Log("\n" + md.String())
+	}
+}
+
+func TestPipelineBodyAndMarkers(t *testing.T) {
+	body := pipelineBody(42, 1700000000000)
+	b, err := payload.DecodeBody(body)
+	if err != nil {
+		t.Fatalf("pipelineBody: %v\n%s", err, body)
+	}
+	if b.TimeMS != 1700000000000 || len(b.Events) != pipelinePostSize {
+		t.Fatalf("time_ms %d, %d events", b.TimeMS, len(b.Events))
+	}
+	for i, e := range b.Events {
+		post, idx, ok := parseMarker(e.UserID)
+		if !ok || post != 42 || idx != i || e.TimeMS != 1700000000000 {
+			t.Errorf("events[%d]: user_id %q → %d, %d, %v; time_ms %d", i, e.UserID, post, idx, ok, e.TimeMS)
+		}
+	}
+	for _, bad := range []string{"", "p", "p1", "x1-2", "p1-10", "p-1-2", "p1-x"} {
+		if _, _, ok := parseMarker(bad); ok {
+			t.Errorf("parseMarker(%q) ok", bad)
+		}
+	}
+	for _, c := range []struct{ size, want int64 }{{0, 1}, {1, 1}, {65536, 1}, {65537, 2}, {262144, 4}} {
+		if got := billedUnits(c.size); got != c.want {
+			t.Errorf("billedUnits(%d) = %d, want %d", c.size, got, c.want)
+		}
+	}
+	if got, err := parseRates("500, 2000,full"); err != nil || !slices.Equal(got, []int{500, 2000, 0}) {
+		t.Errorf("parseRates = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "-5", "fast"} {
+		if _, err := parseRates(bad); err == nil {
+			t.Errorf("parseRates(%q) ok", bad)
+		}
+	}
+}
+
 func TestParseMetrics(t *testing.T) {
 	text := `# HELP go_goroutines Number of goroutines that currently exist.
 # TYPE go_goroutines gauge

@@ -23,7 +23,12 @@
 //     on either (`make bench-hung`);
 //   - -scenario backlog: a backlog of 1 000 000 events drained to the
 //     receiver while the worker's RSS and goroutines are sampled: bounded
-//     and flat memory (`make bench-backlog`).
+//     and flat memory (`make bench-backlog`);
+//   - -scenario pipeline, table 2: the real `hookline ingest` and `hookline
+//     worker`, ingest → SQS → worker → receiver, under signed Pusher
+//     webhooks of ten apps at fixed offered rates and at full speed:
+//     throughput, latency, billed SQS requests and their cost, CPU and
+//     memory of both (`make bench-pipeline`).
 //
 // main only parses flags and maps errors to exit codes: 0 success, 1 a
 // failure (a failed run included), 2 bad usage.
@@ -61,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg        Config
 		scenario   string
 		backlog    string
+		rates      string
 		rows       string
 		contenders string
 		out        string
@@ -69,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&scenario, "scenario", scenarioTable1, "what to measure: table1 (the contenders over -rows), hung (a hung webhook next to a healthy one), backlog (draining a large backlog)")
+	fs.StringVar(&scenario, "scenario", scenarioTable1, "what to measure: table1 (the contenders over -rows), hung (a hung webhook next to a healthy one), backlog (draining a large backlog), pipeline (table 2: ingest → SQS → worker at -rates)")
 	fs.StringVar(&rows, "rows", "1:30000,10:20000,100:5000", "rows as events-per-message:messages, comma-separated")
 	fs.StringVar(&contenders, "contenders", "hookline,consumer,bare", "contenders to run, in order: hookline, consumer, bare")
 	fs.IntVar(&cfg.Pollers, "pollers", 5, "receive loops per contender (Hookline: queue.sqs.concurrency)")
@@ -89,7 +95,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Hung.RequestTimeout, "hung-timeout", 3*time.Second, "hung: the hung webhook's request_timeout_ms")
 	fs.StringVar(&backlog, "backlog", "100:10000", "backlog: the backlog as events-per-message:messages")
 	fs.DurationVar(&cfg.Backlog.Sample, "sample", 250*time.Millisecond, "backlog: interval of the RSS and goroutine samples")
-	fs.StringVar(&out, "out", "", "also write the markdown report to this file (table1 replaces it; hung and backlog append to it)")
+	fs.StringVar(&rates, "rates", "500,2000,10000,full", "pipeline: the rows' offered loads, events/s, comma-separated; full: as fast as the POSTs complete")
+	fs.DurationVar(&cfg.Pipeline.Duration, "duration", 20*time.Second, "pipeline: how long each row POSTs")
+	fs.IntVar(&cfg.Pipeline.Posters, "posters", 32, "pipeline: concurrent POSTs of the full-speed row")
+	fs.DurationVar(&cfg.Pipeline.Recovery, "pipeline-recovery", 60*time.Second, "pipeline: longest wait after the last POST for every event answered 200")
+	fs.StringVar(&out, "out", "", "also write the markdown report to this file (table1 replaces it; hung, backlog and pipeline append to it)")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write the driver's CPU profile (proxy, receiver, filler) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -125,8 +135,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.Backlog.EventsPerMessage, cfg.Backlog.Messages = r[0].EventsPerMessage, r[0].Messages
+	case scenarioPipeline:
+		if cfg.Pipeline.Rates, err = parseRates(rates); err != nil {
+			fmt.Fprintf(stderr, "%s: -rates: %v\n", fs.Name(), err)
+			return 2
+		}
 	default:
-		fmt.Fprintf(stderr, "%s: -scenario %q: want table1, hung or backlog\n", fs.Name(), scenario)
+		fmt.Fprintf(stderr, "%s: -scenario %q: want table1, hung, backlog or pipeline\n", fs.Name(), scenario)
 		return 2
 	}
 
@@ -190,6 +205,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			failed = true
 		}
 		rep = r
+	case scenarioPipeline:
+		r, err := RunPipeline(ctx, cfg)
+		if r == nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			return 1
+		}
+		r.Command = command
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			failed = true
+		}
+		for _, row := range r.Rows {
+			if row.Err != nil {
+				fmt.Fprintf(stderr, "%s: pipeline %s: %v\n", fs.Name(), row.label(), row.Err)
+				failed = true
+			}
+		}
+		rep = r
 	}
 	code := 0
 	if failed {
@@ -217,6 +250,8 @@ const (
 	scenarioTable1  = "table1"
 	scenarioHung    = "hung"
 	scenarioBacklog = "backlog"
+	// scenarioPipeline is table 2.
+	scenarioPipeline = "pipeline"
 )
 
 // markdownReport is a scenario's report.

@@ -46,6 +46,7 @@ type proxyRun struct {
 
 	mu        sync.Mutex
 	calls     map[string]int64 // requests by operation
+	billed    map[string]int64 // billed requests by operation: see billedUnits
 	failed    map[string]int64 // non-2xx answers and transport errors by operation
 	received  int64            // messages returned by ReceiveMessage
 	empty     int64            // ReceiveMessage answers without messages
@@ -58,6 +59,7 @@ func newProxyRun(messages int64) *proxyRun {
 		deleted:      newMilestone(messages),
 		firstReceive: make(chan struct{}),
 		calls:        map[string]int64{},
+		billed:       map[string]int64{},
 		failed:       map[string]int64{},
 	}
 }
@@ -126,11 +128,32 @@ func operation(r *http.Request) string {
 	return strings.TrimPrefix(t, targetPrefix)
 }
 
+// billedChunk is SQS's billing unit: every 64 KiB chunk of a request's
+// payload is one billed request.
+const billedChunk = 64 << 10
+
+// billedUnits is what SQS bills for a request of size bytes:
+// ceil(size / 64 KiB), at least 1.
+func billedUnits(size int64) int64 { return max(1, (size+billedChunk-1)/billedChunk) }
+
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if run := p.run.Load(); run != nil {
 		op := operation(r)
+		size := r.ContentLength
+		if size < 0 { // no Content-Length: read the body to count it
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				run.fail(op, "read request: "+err.Error())
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			size = int64(len(body))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = size
+		}
 		run.mu.Lock()
 		run.calls[op]++
+		run.billed[op] += billedUnits(size)
 		run.mu.Unlock()
 		if op == "ReceiveMessage" {
 			run.firstReceiveOnce.Do(func() {
@@ -204,6 +227,7 @@ func (r *proxyRun) fail(op, why string) {
 // proxyCounts is a copy of a run's counters.
 type proxyCounts struct {
 	Calls, Failed   map[string]int64
+	Billed          map[string]int64 // billed requests by operation (billedUnits of each request body)
 	Received, Empty int64
 	Deleted         int64
 	Cancelled       int64 // calls cut by the contender, e.g. long polls at its stop
@@ -214,7 +238,7 @@ func (r *proxyRun) counts() proxyCounts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return proxyCounts{
-		Calls: maps.Clone(r.calls), Failed: maps.Clone(r.failed),
+		Calls: maps.Clone(r.calls), Billed: maps.Clone(r.billed), Failed: maps.Clone(r.failed),
 		Received: r.received, Empty: r.empty, Deleted: r.deleted.load(), Cancelled: r.cancelled, LastErr: r.lastErr,
 	}
 }
