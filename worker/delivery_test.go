@@ -169,3 +169,26 @@ func (s *deleteSpy) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessag
 	}
 	return out, err
 }
+
+// Any Unicode content — U+FFFF (SQS refuses it raw), emoji (the emulator
+// refuses them raw), U+2028 — goes through the queue as escapes and reaches
+// a verifying receiver with the same strings, signature valid.
+func TestUnicodeContentArrivesUnchanged(t *testing.T) {
+	rec, srv := server(t, receiver.StaticApps{"k": {ID: "app", Secret: "s"}})
+	h := newHarness(t, []app{{"app", "k", "s", []string{
+		fmt.Sprintf(`{"url":%q,"event_types":["client_event"]}`, srv.URL),
+	}}}, ``, false)
+	data := `{"text":"nonchar ` + "\uffff\ufffe" + ` emoji 😀 astral 𝄞 line ` + "\u2028" + ` é"}`
+	h.send("app", payload.Event{Name: "client_event", Channel: "private-😀", Event: "client-\uffff", Data: data, UserID: "ü", TimeMS: 1})
+	w := h.start(worker.Options{}, nil)
+	waitEvents(t, rec, 1, 30*time.Second)
+	w.stop(t, time.Minute)
+	h.assertDrained()
+	if rj := rec.Rejections(); len(rj) != 0 {
+		t.Fatalf("receiver rejected %v", rj)
+	}
+	e := rec.Events()[0]
+	if e.Data != data || e.Channel != "private-😀" || e.Event != "client-\uffff" || e.UserID != "ü" {
+		t.Errorf("event arrived as %+v, want the strings unchanged", e)
+	}
+}
