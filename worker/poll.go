@@ -25,7 +25,7 @@ func (w *Worker) poll(ctx context.Context, id int) {
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(200*time.Millisecond),
 		backoff.WithMaxInterval(10*time.Second), backoff.WithMaxElapsedTime(0))
 	for ctx.Err() == nil {
-		if id >= w.opts.MinPollers && !w.gate.wait(ctx) {
+		if !w.gate.wait(ctx, id) {
 			return // parked while the queue was dry, until shutdown
 		}
 		n := w.capacity.reserve(ctx, min(maxBatch, w.cfg.Queue.MaxMessages))
@@ -49,7 +49,7 @@ func (w *Worker) poll(ctx context.Context, id int) {
 		}
 		bo.Reset()
 		w.health.ok()
-		w.gate.result(len(msgs))
+		w.gate.result(n, len(msgs))
 		outcome := "ok"
 		if len(msgs) == 0 {
 			outcome = "empty"
@@ -79,48 +79,56 @@ func (w *Worker) poll(ctx context.Context, id int) {
 	}
 }
 
-// pollGate steps pollers down while the queue is dry: after a receive that
-// brought nothing, pollers beyond Options.MinPollers park until a receive
-// brings messages again. The ones that keep polling long-poll, so work is
-// picked up as fast as before (within one long poll) with fewer empty
-// receives, which SQS bills like any other.
+// pollGate steps pollers down while the queue is dry and up again as it
+// fills: it keeps a number of active pollers between Options.MinPollers and
+// queue.sqs.concurrency; an empty receive lowers it by one, a full receive
+// (as many messages as asked for) raises it by one, a partial one keeps it.
+// Poller i polls while i < active and parks otherwise. The pollers that
+// keep polling long-poll, so work is picked up as fast as before (within
+// one long poll), with fewer empty receives, which SQS bills like any other.
 type pollGate struct {
-	mu   sync.Mutex
-	dry  bool
-	wake chan struct{}
+	mu      sync.Mutex
+	min     int
+	max     int
+	active  int
+	changed chan struct{}
 }
 
-func newPollGate() *pollGate { return &pollGate{wake: make(chan struct{})} }
+func newPollGate(least, most int) *pollGate {
+	least = max(1, min(least, most))
+	return &pollGate{min: least, max: most, active: most, changed: make(chan struct{})}
+}
 
-// result records how many messages a receive brought.
-func (g *pollGate) result(n int) {
+// result records a receive that asked for asked messages and got n.
+func (g *pollGate) result(asked, n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
-	case n == 0:
-		g.dry = true
-	case g.dry:
-		g.dry = false
-		close(g.wake)
-		g.wake = make(chan struct{})
+	case n == 0 && g.active > g.min:
+		g.active--
+	case n > 0 && n >= asked && g.active < g.max:
+		g.active++
+		close(g.changed)
+		g.changed = make(chan struct{})
 	}
 }
 
-// wait returns at once while the queue is not dry, else when a receive
-// brings messages (true) or ctx is done (false).
-func (g *pollGate) wait(ctx context.Context) bool {
-	g.mu.Lock()
-	if !g.dry {
+// wait returns at once while poller id is active, else when it becomes
+// active (true) or ctx is done (false).
+func (g *pollGate) wait(ctx context.Context, id int) bool {
+	for {
+		g.mu.Lock()
+		if id < g.active {
+			g.mu.Unlock()
+			return true
+		}
+		ch := g.changed
 		g.mu.Unlock()
-		return true
-	}
-	ch := g.wake
-	g.mu.Unlock()
-	select {
-	case <-ch:
-		return true
-	case <-ctx.Done():
-		return false
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 

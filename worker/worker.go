@@ -164,9 +164,10 @@ type Options struct {
 	// batch call that is not full. Default 10 ms.
 	AckLinger time.Duration
 	// MinPollers is how many pollers keep long-polling while the queue is
-	// dry; the others (up to queue.sqs.concurrency) park after an empty
-	// receive and start again when a receive brings messages. Default 1;
-	// a value at or above the concurrency keeps every poller polling.
+	// dry. The number polling drops by one with each empty receive, down to
+	// this, and rises by one with each full receive, up to
+	// queue.sqs.concurrency. Default 1; a value at or above the concurrency
+	// keeps every poller polling.
 	MinPollers int
 	// ReceivePace is how long a poller whose receive brought fewer than 10
 	// messages (but some) waits before polling again, so that at moderate
@@ -253,7 +254,7 @@ func New(cfg *config.Config, opts Options, client SQS, sender delivery.Sender) (
 		now:    opts.Now,
 	}
 	w.capacity = newCapacity(opts.MaxInFlightMessages, opts.MaxInFlightBytes)
-	w.gate = newPollGate()
+	w.gate = newPollGate(opts.MinPollers, cfg.Queue.Concurrency)
 	w.eng = newEngine(w)
 	w.ack = newAcker(w)
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
