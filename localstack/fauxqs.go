@@ -87,7 +87,7 @@ func SQSEndpoint(tb testing.TB) string {
 		tb.Fatalf("localstack: fauxqs was already stopped (localstack.Stop runs after all tests)")
 	}
 	if exited, werr := s.exited(); exited {
-		tb.Fatalf("localstack: fauxqs (pid %d) exited unexpectedly: %v; stderr:\n%s", s.pid(), werr, s.stderr)
+		tb.Fatalf("localstack: fauxqs (pid %d) exited unexpectedly: %v; stderr:\n%s", s.pid(), werr, orEmpty(s.stderr))
 	}
 	tb.Logf("localstack: SQS = fauxqs started by the harness at %s (pid %d)", s.url, s.pid())
 	return s.url
@@ -105,7 +105,7 @@ func Stop() {
 		return
 	}
 	if err := s.stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "localstack: fauxqs (pid %d): %v\nstderr:\n%s", s.pid(), err, s.stderr)
+		fmt.Fprintf(os.Stderr, "localstack: fauxqs (pid %d): %v\nstderr:\n%s", s.pid(), err, orEmpty(s.stderr))
 	}
 }
 
@@ -122,7 +122,7 @@ type server struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser // closing it makes the launcher exit
 	url    string
-	stderr *tailBuffer
+	stderr *TailBuffer
 
 	done    chan struct{} // closed once the process has been waited for
 	waitErr error         // valid after done is closed
@@ -146,7 +146,7 @@ func startFauxqs() (*server, error) {
 
 	cmd := exec.Command(node, filepath.Join(dir, launcherFile), "--port", "0")
 	cmd.Dir = dir
-	s := &server{cmd: cmd, stderr: &tailBuffer{max: stderrTail}, done: make(chan struct{})}
+	s := &server{cmd: cmd, stderr: &TailBuffer{Max: stderrTail}, done: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	if s.stdin, err = cmd.StdinPipe(); err != nil {
 		return nil, err
@@ -182,10 +182,10 @@ func startFauxqs() (*server, error) {
 	case s.url = <-ready:
 		return s, nil
 	case <-s.done:
-		return nil, fmt.Errorf("%s exited before it was ready: %v; stderr:\n%s", launcherFile, s.waitErr, s.stderr)
+		return nil, fmt.Errorf("%s exited before it was ready: %v; stderr:\n%s", launcherFile, s.waitErr, orEmpty(s.stderr))
 	case <-timer.C:
 		_ = s.stop()
-		return nil, fmt.Errorf("%s not ready after %v; stderr:\n%s", launcherFile, startTimeout, s.stderr)
+		return nil, fmt.Errorf("%s not ready after %v; stderr:\n%s", launcherFile, startTimeout, orEmpty(s.stderr))
 	}
 }
 
@@ -248,28 +248,35 @@ func launcherDir() (string, error) {
 	}
 }
 
-// tailBuffer is an io.Writer keeping the last max bytes written, safe for concurrent use.
-type tailBuffer struct {
+// TailBuffer is an io.Writer keeping the last Max bytes written, safe for
+// concurrent use: a child process's output, for error messages.
+type TailBuffer struct {
+	Max int
 	mu  sync.Mutex
-	max int
 	buf []byte
 }
 
-func (b *tailBuffer) Write(p []byte) (int, error) {
+func (b *TailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
+	if over := len(b.buf) - b.Max; over > 0 {
 		b.buf = append(b.buf[:0], b.buf[over:]...)
 	}
 	return len(p), nil
 }
 
-func (b *tailBuffer) String() string {
+// String is what was kept.
+func (b *TailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.buf) == 0 {
-		return "(empty)"
-	}
 	return string(b.buf)
+}
+
+// orEmpty names an empty output in an error message.
+func orEmpty(b *TailBuffer) string {
+	if s := b.String(); s != "" {
+		return s
+	}
+	return "(empty)"
 }

@@ -6,7 +6,6 @@ package worker_test
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -14,9 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/delivery"
 	"github.com/hookline/hookline/localstack/sqsmem"
 	"github.com/hookline/hookline/worker"
@@ -25,32 +22,15 @@ import (
 func TestSplitPartsGiveBackTheirQueuedBytes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := sqsmem.New()
-		mainURL, dlqURL := srv.CreatePair("mem", false, 6*time.Second, 10)
-		doc := fmt.Sprintf(`{"app_manager":{"driver":"memory","array":{"apps":[{"id":"app","key":"k","secret":"s",
-		"webhooks":[{"url":"https://example.invalid/hook","event_types":["member_added"]}]}]}},
-		"webhooks":{"batching":{"enabled":false}},
-		"queue":{"driver":"sqs","sqs":{"region":%q,"queue_name":"mem","visibility_timeout":6,"wait_time_seconds":1,"concurrency":1}}}`, "us-east-1")
-		cfg, err := config.Parse([]byte(doc), config.Sources{}, config.Overrides{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var requests atomic.Int64
 		sender := delivery.SenderFunc(func(context.Context, *delivery.Request) delivery.Outcome {
 			requests.Add(1)
 			return delivery.Outcome{Class: delivery.Delivered, Status: 200}
 		})
-		reg := prometheus.NewRegistry()
-		w, err := worker.New(cfg, worker.Options{QueueURL: mainURL, DeadLetterQueueURL: dlqURL,
-			SQSCallTimeout: 2 * time.Second, GracePeriod: 3 * time.Second, Registry: reg,
-			// A cap smaller than one part: a part is admitted only while
-			// nothing else is queued for the webhook (q.queued == 0).
-			WebhookQueuedBytes: 1}, srv.Client(), sender)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- w.Run(ctx) }()
+		// A cap smaller than one part: a part is admitted only while nothing
+		// else is queued for the webhook (q.queued == 0).
+		_, mainURL, _, _, stop := memWorkerWith(t, srv, 10, `{"batching":{"enabled":false}}`, 1, sender,
+			worker.Options{WebhookQueuedBytes: 1})
 		send := func(id string) {
 			body := `{"v":1,"id":"` + id + `","app_id":"app","events":[{"name":"member_added","channel":"presence-a"},{"name":"member_added","channel":"presence-b"},{"name":"member_added","channel":"presence-c"}]}`
 			if _, err := srv.Client().SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(mainURL), MessageBody: aws.String(body)}); err != nil {
@@ -68,8 +48,7 @@ func TestSplitPartsGiveBackTheirQueuedBytes(t *testing.T) {
 		send("second")
 		time.Sleep(20 * time.Second)
 		synctest.Wait()
-		cancel()
-		<-done
+		stop()
 		if n := requests.Load(); n != 6 {
 			t.Errorf("second message to an idle, healthy webhook: %d requests in all, want 6; main queue holds %d message(s) (handed back again and again)",
 				n, len(srv.Peek(mainURL)))

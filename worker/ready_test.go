@@ -23,10 +23,20 @@ import (
 // bubble; stop cancels it and waits for Run.
 func memWorker(t *testing.T, srv *sqsmem.Server, maxReceive int, opts worker.Options) (w *worker.Worker, mainURL, dlqURL string, reg *prometheus.Registry, stop func()) {
 	t.Helper()
+	return memWorkerWith(t, srv, maxReceive, `{}`, 2, nil, opts)
+}
+
+// memWorkerWith is memWorker with a "webhooks" config section, a poller
+// count and a sender (nil: every request delivered).
+func memWorkerWith(t *testing.T, srv *sqsmem.Server, maxReceive int, webhooks string, pollers int, sender delivery.Sender,
+	opts worker.Options) (w *worker.Worker, mainURL, dlqURL string, reg *prometheus.Registry, stop func()) {
+	t.Helper()
 	mainURL, dlqURL = srv.CreatePair("mem", false, 6*time.Second, maxReceive)
 	doc := fmt.Sprintf(`{"app_manager":{"driver":"memory","array":{"apps":[{"id":"app","key":"k","secret":"s",
 		"webhooks":[{"url":"https://example.invalid/hook","event_types":["member_added"]}]}]}},
-		"queue":{"driver":"sqs","sqs":{"region":%q,"queue_name":"mem","visibility_timeout":6,"wait_time_seconds":1,"concurrency":2}}}`, region)
+		"webhooks":%s,
+		"queue":{"driver":"sqs","sqs":{"region":%q,"queue_name":"mem","visibility_timeout":6,"wait_time_seconds":1,"concurrency":%d}}}`,
+		webhooks, region, pollers)
 	cfg, err := config.Parse([]byte(doc), config.Sources{}, config.Overrides{})
 	if err != nil {
 		t.Fatal(err)
@@ -35,9 +45,11 @@ func memWorker(t *testing.T, srv *sqsmem.Server, maxReceive int, opts worker.Opt
 	opts.SQSCallTimeout, opts.GracePeriod, opts.Logger = 2*time.Second, 3*time.Second, testLogger(t)
 	reg = prometheus.NewRegistry()
 	opts.Registry = reg
-	sender := delivery.SenderFunc(func(context.Context, *delivery.Request) delivery.Outcome {
-		return delivery.Outcome{Class: delivery.Delivered, Status: 200}
-	})
+	if sender == nil {
+		sender = delivery.SenderFunc(func(context.Context, *delivery.Request) delivery.Outcome {
+			return delivery.Outcome{Class: delivery.Delivered, Status: 200}
+		})
+	}
 	w, err = worker.New(cfg, opts, srv.Client(), sender)
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hookline/hookline/localstack"
 )
 
 // userHZ is the unit of utime and stime in /proc/<pid>/stat: USER_HZ, 100
@@ -125,13 +126,13 @@ func sampleCPU(pid int) (cpuSample, error) {
 // child is a running contender process.
 type child struct {
 	cmd     *exec.Cmd
-	stderr  *tailBuffer
+	stderr  *localstack.TailBuffer
 	exited  chan struct{} // closed once the process has been waited for
 	waitErr error         // valid after exited is closed
 }
 
 func startChild(cmd *exec.Cmd) (*child, error) {
-	c := &child{cmd: cmd, stderr: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
+	c := &child{cmd: cmd, stderr: &localstack.TailBuffer{Max: 16 << 10}, exited: make(chan struct{})}
 	cmd.Stdout = c.stderr
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
@@ -175,28 +176,4 @@ func (c *child) usage() (cpu time.Duration, maxRSS int64, err error) {
 		return 0, 0, errors.New("process not waited for")
 	}
 	return st.UserTime() + st.SystemTime(), peakRSS(st), nil
-}
-
-// tailBuffer is an io.Writer keeping the last max bytes written, safe for
-// concurrent use: a child's output, for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
