@@ -21,9 +21,14 @@
 // size limit; 415 for a Content-Type that is not JSON; 503 with Retry-After
 // when SQS is unavailable; 405 and 404 as HTTP expects.
 //
-// Envelope ids are derived from the key and the body, so a sender retrying
-// the same POST produces the same ids; a retry of a POST that succeeded in the
-// last 10 minutes is acknowledged without a second enqueue (per instance).
+// The events of an app that arrive within the producer's linger (50 ms in
+// `hookline ingest`), from any number of POSTs, share one SQS message: fewer
+// billed requests for SendMessageBatch, ReceiveMessage and
+// DeleteMessageBatch alike. Each event carries its own delivery id, derived
+// from the key, the body and its index, so a sender retrying the same POST
+// produces the same ids whatever message its events land in; a retry of a
+// POST that succeeded in the last 10 minutes is acknowledged without a
+// second enqueue (per instance).
 package ingest
 
 import (
@@ -38,7 +43,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,13 +59,17 @@ const (
 	DefaultTimeout      = 3 * time.Second
 	DefaultDedupWindow  = 10 * time.Minute
 	DefaultRetryAfter   = 5 * time.Second
-	DefaultMaxEvents    = 100
+	// DefaultLinger is the producer linger `hookline ingest` uses: the
+	// events of an app's POSTs arriving within it share an SQS message.
+	// Like Sockudo's batching duration.
+	DefaultLinger = 50 * time.Millisecond
 )
 
-// Publisher is the part of *producer.Producer ingest calls.
+// Publisher is the part of *producer.Producer ingest calls: it packs the
+// events of an app that arrive within its linger, from any number of POSTs,
+// into one envelope, and returns once SQS accepted them (or they failed).
 type Publisher interface {
-	PublishEnvelope(ctx context.Context, env *payload.Envelope) error
-	MaxEnvelopeBytes() int
+	Publish(ctx context.Context, appID string, events ...payload.Event) error
 }
 
 var _ Publisher = (*producer.Producer)(nil)
@@ -79,12 +87,9 @@ type Options struct {
 	DedupWindow time.Duration
 	// RetryAfter is the Retry-After of a 503. Default 5 s.
 	RetryAfter time.Duration
-	// MaxEvents is the most events per envelope (webhooks.batching.size).
-	// Default 100.
-	MaxEvents int
-	Logger    *slog.Logger
-	Registry  prometheus.Registerer
-	Now       func() time.Time
+	Logger     *slog.Logger
+	Registry   prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Handler serves the ingest endpoints.
@@ -118,9 +123,6 @@ func New(pub Publisher, opts Options) (*Handler, error) {
 	}
 	if opts.RetryAfter == 0 {
 		opts.RetryAfter = DefaultRetryAfter
-	}
-	if opts.MaxEvents == 0 {
-		opts.MaxEvents = DefaultMaxEvents
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -204,20 +206,17 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, endpoint string
 	if p != nil {
 		return p.status, p.msg, 0, false
 	}
-	envs, p := h.pack(app.ID, key, body, evs)
-	if p != nil {
-		return p.status, p.msg, 0, false
-	}
+	postID := eventIDs(key, body, evs)
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
-	dup, err := h.dedup.do(ctx, envs[0].ID, func() error { return h.publish(ctx, envs) })
+	dup, err := h.dedup.do(ctx, postID, func() error { return h.pub.Publish(ctx, app.ID, evs...) })
 	if err != nil {
 		return h.publishProblem(app.ID, err)
 	}
 	if !dup {
 		h.events.Add(float64(len(evs)))
 	}
-	h.log.Debug("ingested", "app_id", app.ID, "events", len(evs), "envelopes", len(envs), "duplicate", dup)
+	h.log.Debug("ingested", "app_id", app.ID, "events", len(evs), "post", postID, "duplicate", dup)
 	return http.StatusOK, "", len(evs), dup
 }
 
@@ -258,62 +257,20 @@ func (h *Handler) parse(body []byte, endpoint string) ([]payload.Event, *problem
 		if events[i].TimeMS == 0 {
 			events[i].TimeMS = timeMS
 		}
-		events[i].ID = "" // ids are assigned at delivery
 	}
 	return events, nil
 }
 
-// pack cuts the events into envelopes of at most MaxEvents events that fit
-// the producer's envelope limit. Ids are a hash of the key and the body,
-// plus the envelope's index: the same POST always gives the same ids.
-func (h *Handler) pack(appID, key string, body []byte, events []payload.Event) ([]*payload.Envelope, *problem) {
+// eventIDs gives every event of the POST its delivery id: a hash of the
+// key and the body, and the event's index. The same POST always gives the
+// same ids, whatever envelope its events end up sharing with other POSTs.
+func eventIDs(key string, body []byte, events []payload.Event) string {
 	sum := sha256.Sum256(append([]byte(key+"\n"), body...))
 	base := "ing-" + hex.EncodeToString(sum[:16])
-	limit := h.pub.MaxEnvelopeBytes()
-	// The exact size (payload's one estimator) with the longest id this
-	// POST can give its envelopes.
-	header := payload.EnvelopeOverhead(base+"-"+strconv.Itoa(len(events)), appID)
-	var envs []*payload.Envelope
-	cur := &payload.Envelope{V: payload.Version, AppID: appID}
-	size := header
 	for i := range events {
-		evSize := payload.EventSize(&events[i])
-		if header+evSize > limit {
-			return nil, &problem{http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("events[%d] encodes to %d bytes; the queue message limit is %d", i, evSize, limit)}
-		}
-		if len(cur.Events) > 0 {
-			evSize++ // the comma
-		}
-		if len(cur.Events) > 0 && (len(cur.Events) >= h.opts.MaxEvents || size+evSize > limit) {
-			envs = append(envs, cur)
-			cur = &payload.Envelope{V: payload.Version, AppID: appID}
-			size = header
-			evSize--
-		}
-		cur.Events = append(cur.Events, events[i])
-		size += evSize
+		events[i].ID = base + ":" + strconv.Itoa(i)
 	}
-	envs = append(envs, cur)
-	for i, e := range envs {
-		e.ID = base + "-" + strconv.Itoa(i)
-	}
-	return envs, nil
-}
-
-// publish hands every envelope to the producer at once and waits for all.
-func (h *Handler) publish(ctx context.Context, envs []*payload.Envelope) error {
-	errs := make([]error, len(envs))
-	var wg sync.WaitGroup
-	for i, e := range envs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = h.pub.PublishEnvelope(ctx, e)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return base
 }
 
 // publishProblem maps a publish error to the answer.

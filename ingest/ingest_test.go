@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,24 +21,27 @@ import (
 	"github.com/hookline/hookline/signing"
 )
 
-// fakePublisher records envelopes, or fails as told.
+// fakePublisher records what it is asked to publish, or fails as told.
 type fakePublisher struct {
-	mu   sync.Mutex
-	envs []*payload.Envelope
-	err  error
+	mu    sync.Mutex
+	calls []published
+	err   error
 }
 
-func (f *fakePublisher) PublishEnvelope(_ context.Context, env *payload.Envelope) error {
+type published struct {
+	appID  string
+	events []payload.Event
+}
+
+func (f *fakePublisher) Publish(_ context.Context, appID string, events ...payload.Event) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
-	f.envs = append(f.envs, env)
+	f.calls = append(f.calls, published{appID, slices.Clone(events)})
 	return nil
 }
-
-func (f *fakePublisher) MaxEnvelopeBytes() int { return 64 << 10 }
 
 func testConfig(t *testing.T) *config.Config {
 	t.Helper()
@@ -131,17 +136,17 @@ func TestStatusCodes(t *testing.T) {
 
 	// What was enqueued: the Pusher body's events with their time, data as a
 	// string, no secret anywhere.
-	env := pub.envs[0]
-	if env.AppID != "app-1" || len(env.Events) != 2 {
-		t.Fatalf("envelope %+v", env)
+	c := pub.calls[0]
+	if c.appID != "app-1" || len(c.events) != 2 {
+		t.Fatalf("published %+v", c)
 	}
-	if env.Events[0].TimeMS != 1700000000000 || env.Events[1].TimeMS != 1700000000005 {
-		t.Errorf("event times %d %d: each keeps its own, else the body's", env.Events[0].TimeMS, env.Events[1].TimeMS)
+	if c.events[0].TimeMS != 1700000000000 || c.events[1].TimeMS != 1700000000005 {
+		t.Errorf("event times %d %d: each keeps its own, else the body's", c.events[0].TimeMS, c.events[1].TimeMS)
 	}
-	if env.Events[1].Data != `{"n":1}` {
-		t.Errorf("client_event data %q, want the JSON string", env.Events[1].Data)
+	if c.events[1].Data != `{"n":1}` {
+		t.Errorf("client_event data %q, want the JSON string", c.events[1].Data)
 	}
-	b, _ := payload.Encode(env)
+	b, _ := payload.Encode(&payload.Envelope{V: payload.Version, ID: "x", AppID: c.appID, Events: c.events})
 	if strings.Contains(string(b), "secret-1") {
 		t.Errorf("the envelope contains the app secret: %s", b)
 	}
@@ -155,12 +160,12 @@ func TestSameBodyIsEnqueuedOnce(t *testing.T) {
 	if first.status != 200 || second.status != 200 || second.body["duplicate"] != true {
 		t.Fatalf("first %+v, second %+v", first, second)
 	}
-	if len(pub.envs) != 1 {
-		t.Errorf("%d envelopes for the same POST twice, want 1", len(pub.envs))
+	if len(pub.calls) != 1 {
+		t.Errorf("%d publishes for the same POST twice, want 1", len(pub.calls))
 	}
 	other := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", strings.Replace(pusherBody, "presence-a", "presence-z", 1))
-	if other.status != 200 || len(pub.envs) != 2 || pub.envs[0].ID == pub.envs[1].ID {
-		t.Errorf("a different body must be a new envelope with a new id: %+v", other)
+	if other.status != 200 || len(pub.calls) != 2 || pub.calls[0].events[0].ID == pub.calls[1].events[0].ID {
+		t.Errorf("a different body must be published again with new event ids: %+v", other)
 	}
 }
 
@@ -184,25 +189,41 @@ func TestQueueUnavailableIs503WithRetryAfter(t *testing.T) {
 	}
 }
 
-func TestLargePostsSplitIntoEnvelopes(t *testing.T) {
-	pub := &fakePublisher{}
-	srv := newServer(t, pub, ingest.Options{MaxEvents: 10})
+// Every event of a POST gets its own delivery id: distinct, "ing-<hash of
+// key and body>:<index>", the same when the sender retries the POST on
+// another instance (no shared dedup memory), different for another body.
+func TestEventsGetStableIDs(t *testing.T) {
 	var evs []string
 	for i := range 25 {
-		evs = append(evs, fmt.Sprintf(`{"name":"member_added","channel":"presence-x","user_id":"u%d"}`, i))
+		evs = append(evs, fmt.Sprintf(`{"name":"member_added","channel":"presence-x","user_id":"u%d","id":"sender-%d"}`, i, i%2))
 	}
 	body := `{"time_ms":1,"events":[` + strings.Join(evs, ",") + `]}`
-	if r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", body); r.status != 200 || r.body["events"] != float64(25) {
-		t.Fatalf("%+v", r)
+	ids := func(body string) []string {
+		pub := &fakePublisher{}
+		srv := newServer(t, pub, ingest.Options{})
+		if r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", body); r.status != 200 || r.body["events"] != float64(25) {
+			t.Fatalf("%+v", r)
+		}
+		var out []string
+		for _, e := range pub.calls[0].events {
+			out = append(out, e.ID)
+		}
+		return out
 	}
-	if len(pub.envs) != 3 {
-		t.Fatalf("%d envelopes, want 3 (10 + 10 + 5)", len(pub.envs))
+	first, again := ids(body), ids(body)
+	if !slices.Equal(first, again) {
+		t.Errorf("the same POST on two instances: ids\n%v\n%v", first, again)
 	}
-	ids := map[string]bool{}
-	for _, e := range pub.envs {
-		ids[e.ID] = true
+	prefix, _, _ := strings.Cut(first[0], ":")
+	if !strings.HasPrefix(prefix, "ing-") || len(prefix) != len("ing-")+32 {
+		t.Errorf("id %q, want ing-<32 hex digits>:<index>", first[0])
 	}
-	if len(ids) != 3 {
-		t.Errorf("envelope ids not distinct: %v", ids)
+	for i, id := range first {
+		if want := prefix + ":" + strconv.Itoa(i); id != want {
+			t.Errorf("events[%d]: id %q, want %q (the sender's own id is replaced)", i, id, want)
+		}
+	}
+	if other := ids(strings.Replace(body, "u0", "v0", 1)); other[0] == first[0] {
+		t.Errorf("another body got the same ids %q", other[0])
 	}
 }

@@ -29,6 +29,9 @@ type message struct {
 	env *payload.RawEnvelope
 	// idPrefix is payload.IDPrefix(env.ID) when events get delivery ids.
 	idPrefix string
+	// ownIDs: some event of the envelope carries its own "id", which is its
+	// delivery id (see withID).
+	ownIDs bool
 	// early is an outcome decided at receive, before any routing.
 	early *early
 	app   *config.App

@@ -220,6 +220,12 @@ func (w *Worker) route(m *message) {
 	if w.cfg.Webhooks.EventIDs {
 		m.idPrefix = payload.IDPrefix(env.ID)
 	}
+	for i := range env.Events {
+		if env.Events[i].ID != "" {
+			m.ownIDs = true
+			break
+		}
+	}
 	var settled []*part
 	var hooks []*config.Webhook
 	if env.Targets == nil {
@@ -260,20 +266,27 @@ type selection struct {
 }
 
 // selectEvents returns the events hook's filter selects that fit one body.
-// The selection is the envelope's own slice when it is all of them (their
-// delivery ids are spliced in when written), else a copy with each event's
-// id set.
+// The selection is the envelope's own slice when it is all of them and no
+// event carries its own id (their delivery ids are spliced in when
+// written), else a copy with each event's delivery id set.
 func (w *Worker) selectEvents(m *message, h *config.Webhook, maxBytes int64) selection {
 	events := m.env.Events
 	ids := w.cfg.Webhooks.EventIDs
 	size := func(i int) int64 {
-		if ids {
+		switch {
+		case m.ownIDs:
+			ev := withID(m, ids, i)
+			return int64(ev.Size())
+		case ids:
 			return int64(events[i].SizeIndexed(m.idPrefix, i))
 		}
 		return int64(events[i].Size())
 	}
 	var s selection
-	copying := false
+	copying := m.ownIDs // events with their own ids are always copied
+	if copying {
+		s.events = make([]payload.RawEvent, 0, len(events))
+	}
 	n := 0
 	for i := range events {
 		ev := &events[i]
@@ -314,10 +327,16 @@ func (w *Worker) selectEvents(m *message, h *config.Webhook, maxBytes int64) sel
 }
 
 // withID is a copy of the message's i-th event with its delivery id set
-// ("<envelope id>:<index>", the same on every attempt) when ids are on.
+// when ids are on: its own id when the producer gave it one (ingest does, so
+// that a POST's events keep their ids whatever envelope they share), else
+// "<envelope id>:<index>"; both are the same on every attempt. With ids off
+// the event has none.
 func withID(m *message, ids bool, i int) payload.RawEvent {
 	ev := m.env.Events[i]
-	if ids {
+	switch {
+	case !ids:
+		ev.ID = ""
+	case ev.ID == "":
 		ev.ID = m.env.ID + ":" + strconv.Itoa(i)
 	}
 	return ev

@@ -52,6 +52,9 @@ type PipelineConfig struct {
 	// Recovery is the longest wait after the last POST for every accepted
 	// event at the receiver. Default 60 s.
 	Recovery time.Duration
+	// Linger is hookline ingest's --linger: how long an app's queue message
+	// waits for the events of more POSTs. Default 50 ms (ingest's own).
+	Linger time.Duration
 }
 
 func (p PipelineConfig) withDefaults() (PipelineConfig, error) {
@@ -60,6 +63,9 @@ func (p PipelineConfig) withDefaults() (PipelineConfig, error) {
 	}
 	if p.Duration == 0 {
 		p.Duration = 20 * time.Second
+	}
+	if p.Linger == 0 {
+		p.Linger = 50 * time.Millisecond
 	}
 	if p.Posters == 0 {
 		p.Posters = 32
@@ -262,7 +268,7 @@ func (b *bench) runPipelineRow(ctx context.Context, ingestProxy *proxy, row *Pip
 		return err
 	}
 	ingestCmd := exec.CommandContext(ctx, b.hookline, "ingest", "--config", path, "--endpoint-url", ingestProxy.url,
-		"--listen", addr, "--log-format", "json", "--log-level", "warn")
+		"--listen", addr, "--log-format", "json", "--log-level", "warn", "--linger", b.cfg.Pipeline.Linger.String())
 	workerCmd := exec.CommandContext(ctx, b.hookline, "worker", "--config", path, "--endpoint-url", b.proxy.url,
 		"--listen", "", "--log-format", "json", "--log-level", "warn")
 	b.prepare(ingestCmd)

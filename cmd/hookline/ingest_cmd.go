@@ -17,8 +17,10 @@ import (
 
 func newIngestCmd(e *env, g *globalFlags) *cobra.Command {
 	var (
-		listen string
-		opts   ingest.Options
+		listen      string
+		linger      time.Duration
+		batchLinger time.Duration
+		opts        ingest.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest",
@@ -38,6 +40,11 @@ its secret. 200 only after SQS accepted every event (within --timeout); 401
 unknown key or bad signature; 400 malformed body; 413 too large; 415 not
 JSON; 503 with Retry-After when SQS is unavailable. A repeat of a POST that
 succeeded in the last 10 minutes is acknowledged without a second enqueue.
+
+The events of an app arriving within --linger, from any number of POSTs, share
+one SQS message (up to webhooks.batching.size events and 64 KiB), and messages
+of all apps share SendMessageBatch calls filled within --batch-linger: fewer
+billed SQS requests, answers that much later (Pusher waits about 4 s).
 
 Also serves GET /healthz and GET /metrics. SIGTERM: stop accepting, finish the
 requests in progress, flush the producer, exit 0.`,
@@ -60,12 +67,12 @@ requests in progress, flush the producer, exit 0.`,
 			reg := newRegistry()
 			prod, err := producer.New(ctx, client, producer.Options{
 				QueueURL: queueURL, FIFO: cfg.Queue.FIFO, FairQueues: cfg.Queue.FairQueues,
-				MaxEvents: cfg.Webhooks.Batching.Size, Logger: log, Registry: reg,
+				MaxEvents: cfg.Webhooks.Batching.Size, Linger: linger, BatchLinger: batchLinger, Logger: log, Registry: reg,
 			})
 			if err != nil {
 				return err
 			}
-			opts.Config, opts.Logger, opts.Registry, opts.MaxEvents = cfg, log, reg, cfg.Webhooks.Batching.Size
+			opts.Config, opts.Logger, opts.Registry = cfg, log, reg
 			h, err := ingest.New(prod, opts)
 			if err != nil {
 				return err
@@ -103,6 +110,8 @@ requests in progress, flush the producer, exit 0.`,
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	f.DurationVar(&opts.Timeout, "timeout", ingest.DefaultTimeout, "longest wait for SQS before answering 503")
+	f.DurationVar(&linger, "linger", ingest.DefaultLinger, "how long an app's queue message waits for more events, of any POST, after its first (0: the producer's 10 ms)")
+	f.DurationVar(&batchLinger, "batch-linger", producer.DefaultBatchLinger, "how long a queue message waits for others to fill a SendMessageBatch call (negative: send at once)")
 	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", ingest.DefaultMaxBodyBytes, "largest request body (413 above)")
 	return cmd
 }
