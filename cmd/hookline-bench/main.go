@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rates, "rates", "500,2000,10000,full", "pipeline: the rows' offered loads, events/s, comma-separated; full: as fast as the POSTs complete")
 	fs.DurationVar(&cfg.Pipeline.Duration, "duration", 20*time.Second, "pipeline: how long each row POSTs")
 	fs.IntVar(&cfg.Pipeline.Posters, "posters", 32, "pipeline: concurrent POSTs of the full-speed row")
-	fs.DurationVar(&cfg.Pipeline.Linger, "linger", 50*time.Millisecond, "pipeline: hookline ingest --linger (an app's POSTs within it share a queue message)")
+	fs.DurationVar(&cfg.Pipeline.Linger, "linger", 50*time.Millisecond, "pipeline: hookline ingest --linger (an app's POSTs within it share a queue message); 0: not passed")
 	fs.DurationVar(&cfg.Pipeline.Recovery, "pipeline-recovery", 60*time.Second, "pipeline: longest wait after the last POST for every event answered 200")
 	fs.StringVar(&out, "out", "", "also write the markdown report to this file (table1 replaces it; hung, backlog and pipeline append to it)")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")

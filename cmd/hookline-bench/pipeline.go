@@ -53,7 +53,8 @@ type PipelineConfig struct {
 	// event at the receiver. Default 60 s.
 	Recovery time.Duration
 	// Linger is hookline ingest's --linger: how long an app's queue message
-	// waits for the events of more POSTs. Default 50 ms (ingest's own).
+	// waits for the events of more POSTs; 0: not passed (the binary's
+	// default, for comparing with builds that predate the flag).
 	Linger time.Duration
 }
 
@@ -63,9 +64,6 @@ func (p PipelineConfig) withDefaults() (PipelineConfig, error) {
 	}
 	if p.Duration == 0 {
 		p.Duration = 20 * time.Second
-	}
-	if p.Linger == 0 {
-		p.Linger = 50 * time.Millisecond
 	}
 	if p.Posters == 0 {
 		p.Posters = 32
@@ -268,7 +266,10 @@ func (b *bench) runPipelineRow(ctx context.Context, ingestProxy *proxy, row *Pip
 		return err
 	}
 	ingestCmd := exec.CommandContext(ctx, b.hookline, "ingest", "--config", path, "--endpoint-url", ingestProxy.url,
-		"--listen", addr, "--log-format", "json", "--log-level", "warn", "--linger", b.cfg.Pipeline.Linger.String())
+		"--listen", addr, "--log-format", "json", "--log-level", "warn")
+	if b.cfg.Pipeline.Linger > 0 {
+		ingestCmd.Args = append(ingestCmd.Args, "--linger", b.cfg.Pipeline.Linger.String())
+	}
 	workerCmd := exec.CommandContext(ctx, b.hookline, "worker", "--config", path, "--endpoint-url", b.proxy.url,
 		"--listen", "", "--log-format", "json", "--log-level", "warn")
 	b.prepare(ingestCmd)

@@ -60,8 +60,8 @@ func (rep *PipelineReport) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "## Hookline end to end, table 2: ingest → SQS → worker → receiver\n\n")
 	fmt.Fprintf(&b, "- machine: %d CPUs (nproc), %s; %s; %s\n", m.CPUs, m.CPUModel, m.Platform, m.Go)
 	fmt.Fprintf(&b, "- SQS: %s; `hookline ingest` and `hookline worker` each behind its own counting loopback proxy; load generator and receiver (verifying, loopback) in the driver process\n", m.SQS)
-	fmt.Fprintf(&b, "- Hookline: %d apps (app-0 … app-9, distinct keys and secrets), one webhook each at the receiver; batching 50 ms / 100 events; ingest: --linger %v, --batch-linger 50ms; worker: %d pollers, WaitTimeSeconds %d, visibility %d s\n",
-		pipelineApps, pc.Linger, rep.Config.Pollers, rep.Config.Wait, rep.Config.Visibility)
+	fmt.Fprintf(&b, "- Hookline: %d apps (app-0 … app-9, distinct keys and secrets), one webhook each at the receiver; batching 50 ms / 100 events; ingest: --linger %s; worker: %d pollers, WaitTimeSeconds %d, visibility %d s\n",
+		pipelineApps, lingerText(pc.Linger), rep.Config.Pollers, rep.Config.Wait, rep.Config.Visibility)
 	fmt.Fprintf(&b, "- load: signed Pusher webhooks (POST /pusher, %d client events each, time_ms = send time), app n%%10 for POST n, for %v a row: at a fixed offered rate (open loop, at most %d POSTs in flight), or at full speed (%d posters in a loop); then up to %v for every event of every POST answered 200\n",
 		pipelinePostSize, pc.Duration, pipelineMaxInFlight, pc.Posters, pc.Recovery)
 	fmt.Fprintf(&b, "- started %s; command: `%s`\n\n", rep.Started.UTC().Format(time.RFC3339), rep.Command)
@@ -262,4 +262,12 @@ func formatTick(v float64) string {
 	default:
 		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.4f", v), "0"), ".")
 	}
+}
+
+// lingerText is the ingest linger of a run as the report states it.
+func lingerText(d time.Duration) string {
+	if d <= 0 {
+		return "the binary's default"
+	}
+	return d.String()
 }
