@@ -804,8 +804,8 @@ func (e *env) depth(url string) int {
 // deadLetter is one message of the DLQ, read and deleted.
 type deadLetter struct {
 	reason, webhook, target, status, attempts string
-	markers                          []string
-	body                             string
+	markers                                   []string
+	body                                      string
 }
 
 // drainDLQ receives and deletes everything on the DLQ.
