@@ -102,7 +102,7 @@ type row struct {
 	delivered   int
 	lost        int
 	duplicates  int
-	deadLetters map[string]int // events by reason
+	deadLetters map[string][2]int // reason → messages, events
 	drain       time.Duration
 	note        string
 }
@@ -126,12 +126,12 @@ func resultsTable() string {
 	}
 	sort.SliceStable(results, func(i, j int) bool { return results[i].scenario < results[j].scenario })
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n| scenario | events sent | delivered (unique) | lost | duplicate deliveries | dead letters (events, by reason) | time to drain | notes |\n")
+	fmt.Fprintf(&b, "\n| scenario | events sent | delivered (unique) | lost | duplicate deliveries | dead letters by reason (messages/events) | time to drain | notes |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---|---:|---|\n")
 	for _, r := range results {
 		var dl []string
 		for reason, n := range r.deadLetters {
-			dl = append(dl, fmt.Sprintf("%s %d", reason, n))
+			dl = append(dl, fmt.Sprintf("%s %d/%d", reason, n[0], n[1]))
 		}
 		slices.Sort(dl)
 		dls := strings.Join(dl, ", ")
@@ -266,6 +266,7 @@ type receiver struct {
 	srv     *http.Server
 	modes   map[string]hookMode
 	seen    map[string]map[string]int       // webhook → marker → deliveries
+	reqs    map[string]int                  // webhook → requests of any outcome
 	first   map[string]map[string]time.Time // webhook → marker → first arrival
 	latency map[string]time.Duration        // webhook → worst (arrival − time_ms) of first arrivals
 	bad     []string
@@ -274,7 +275,7 @@ type receiver struct {
 
 func startReceiver(t *testing.T, secrets map[string]string) *receiver {
 	t.Helper()
-	rc := &receiver{t: t, secrets: secrets, modes: map[string]hookMode{}, seen: map[string]map[string]int{},
+	rc := &receiver{t: t, secrets: secrets, modes: map[string]hookMode{}, seen: map[string]map[string]int{}, reqs: map[string]int{},
 		first: map[string]map[string]time.Time{}, latency: map[string]time.Duration{}, changed: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -343,6 +344,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.mu.Lock()
 	mode := rc.modes[hook]
+	rc.reqs[hook]++
 	rc.mu.Unlock()
 	if mode.hang {
 		<-r.Context().Done()
@@ -409,6 +411,12 @@ func (rc *receiver) delivered(hook string) (unique, dups int) {
 	return unique, dups
 }
 
+func (rc *receiver) requests(hook string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.reqs[hook]
+}
+
 func (rc *receiver) has(hook, marker string) bool {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -459,6 +467,9 @@ type hookSpec struct {
 	// separate gives the webhook a receiver of its own (one that can refuse
 	// connections without taking the others down).
 	separate bool
+	// lambda, when set, makes the webhook a RequestResponse Lambda target
+	// of that function at lambdaURL instead of an HTTP one.
+	lambda, lambdaURL string
 	// extra JSON members of the webhook object, e.g. `"request_timeout_ms":2000`
 	extra string
 }
@@ -521,7 +532,12 @@ func newEnv(t *testing.T, opts envOptions) *env {
 			if h.extra != "" {
 				x = "," + h.extra
 			}
-			hooks = append(hooks, fmt.Sprintf(`{"id":%q,"url":"http://RECEIVER-%s/%s","event_types":["member_added"]%s}`, h.name, h.name, h.name, x))
+			if h.lambda != "" {
+				hooks = append(hooks, fmt.Sprintf(`{"id":%q,"lambda":{"function_name":%q,"invocation_type":"RequestResponse","endpoint_url":%q},"event_types":["member_added"]%s}`,
+					h.name, h.lambda, h.lambdaURL, x))
+			} else {
+				hooks = append(hooks, fmt.Sprintf(`{"id":%q,"url":"http://RECEIVER-%s/%s","event_types":["member_added"]%s}`, h.name, h.name, h.name, x))
+			}
 			e.appHooks[a.id] = append(e.appHooks[a.id], h.name)
 		}
 		apps = append(apps, fmt.Sprintf(`{"id":%q,"key":"key-%s","secret":"secret-%s","enabled":%t,"webhooks":[%s]}`,
@@ -885,10 +901,11 @@ func (e *env) waitDrained(limit time.Duration, wantAll bool) time.Duration {
 func (e *env) account(name string, drain time.Duration, dls []deadLetter, note string) row {
 	e.sentMu.Lock()
 	defer e.sentMu.Unlock()
-	r := row{scenario: name, sent: len(e.sent), drain: drain, note: note, deadLetters: map[string]int{}}
+	r := row{scenario: name, sent: len(e.sent), drain: drain, note: note, deadLetters: map[string][2]int{}}
 	dead := map[string]map[string]bool{} // marker → target → dead-lettered
 	for _, d := range dls {
-		r.deadLetters[d.reason] += len(d.markers)
+		n := r.deadLetters[d.reason]
+		r.deadLetters[d.reason] = [2]int{n[0] + 1, n[1] + len(d.markers)}
 		for _, m := range d.markers {
 			if dead[m] == nil {
 				dead[m] = map[string]bool{}
@@ -949,4 +966,46 @@ func (e *env) invisible() int {
 func (e *env) deleteQueue(url string) error {
 	_, err := e.sqs.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
 	return err
+}
+
+// failingLambda is the Lambda Invoke API answering every invocation with a
+// FunctionError (200 and X-Amz-Function-Error: Unhandled), which the
+// Runtime Interface Emulator never reports: a fake at the AWS API seam.
+type failingLambda struct {
+	URL string
+	mu  sync.Mutex
+	n   int
+}
+
+func fakeFailingLambda(t *testing.T) *failingLambda {
+	t.Helper()
+	l := &failingLambda{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if !strings.HasSuffix(r.URL.Path, "/invocations") {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		l.mu.Lock()
+		l.n++
+		l.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+		w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+		io.WriteString(w, `{"errorMessage":"injected failure","errorType":"Error"}`)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	l.URL = "http://" + ln.Addr().String()
+	return l
+}
+
+func (l *failingLambda) invocations() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
 }
