@@ -29,9 +29,9 @@ func TestPoisonMixedWithHealthyTraffic(t *testing.T) {
 		body, reason string
 	}{
 		{`this is not JSON {`, "malformed-body"},
-		{`{"hello":"world"}`, "unsupported-version"}, // JSON of another shape: no "v"
+		{`{"hello":"world"}`, "unsupported-version"},                                    // JSON of another shape: no "v"
 		{`{"v":1,"id":"shape-1","app_id":"a","events":"not a list"}`, "malformed-body"}, // a key of the wrong type
-		{`{"v":1,"id":"shape-2","app_id":"a","events":[]}`, "invalid-envelope"},           // well-formed, fails validation
+		{`{"v":1,"id":"shape-2","app_id":"a","events":[]}`, "invalid-envelope"},         // well-formed, fails validation
 		{`{"v":0,"id":"old-1","app_id":"a","events":[` + ev("old-1") + `]}`, "unsupported-version"},
 		{`{"v":1,"id":"ghost-1","app_id":"ghost","events":[` + ev("ghost-1") + `]}`, "unknown-app"},
 		{`{"v":1,"id":"off-1","app_id":"off","events":[` + ev("off-1") + `]}`, "app-disabled"},
