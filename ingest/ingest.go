@@ -41,6 +41,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -190,7 +191,13 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, endpoint string
 		if errors.As(err, &tooBig) {
 			return http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", h.opts.MaxBodyBytes), 0, false
 		}
-		return http.StatusBadRequest, "reading body: " + err.Error(), 0, false
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// A body trickling in slower than the server's read timeout.
+			return http.StatusRequestTimeout, "the request body did not arrive in time", 0, false
+		}
+		// The error text names socket addresses: not for the sender.
+		return http.StatusBadRequest, "the request body could not be read", 0, false
 	}
 	key := r.Header.Get(signing.HeaderKey)
 	app := h.opts.Config.AppByKey(key)

@@ -18,6 +18,7 @@ import (
 func newIngestCmd(e *env, g *globalFlags) *cobra.Command {
 	var (
 		listen      string
+		readTimeout time.Duration
 		linger      time.Duration
 		batchLinger time.Duration
 		opts        ingest.Options
@@ -83,7 +84,7 @@ requests in progress, flush the producer, exit 0.`,
 			if err != nil {
 				return fmt.Errorf("--listen %s: %w", listen, err)
 			}
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: min(5*time.Second, readTimeout), ReadTimeout: readTimeout,
 				WriteTimeout: opts.Timeout + 10*time.Second, IdleTimeout: 60 * time.Second}
 			log.Info("ingest listening", "addr", ln.Addr().String(), "queue_url", queueURL)
 			errc := make(chan error, 1)
@@ -112,6 +113,7 @@ requests in progress, flush the producer, exit 0.`,
 	f.DurationVar(&opts.Timeout, "timeout", ingest.DefaultTimeout, "longest wait for SQS before answering 503")
 	f.DurationVar(&linger, "linger", ingest.DefaultLinger, "how long an app's queue message waits for more events, of any POST, after its first (0: the producer's 10 ms)")
 	f.DurationVar(&batchLinger, "batch-linger", producer.DefaultBatchLinger, "how long a queue message waits for others to fill a SendMessageBatch call (negative: send at once)")
+	f.DurationVar(&readTimeout, "read-timeout", 10*time.Second, "longest time to receive a request, headers and body (408 for a body still arriving)")
 	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", ingest.DefaultMaxBodyBytes, "largest request body (413 above)")
 	return cmd
 }
