@@ -87,7 +87,7 @@ func TestIngestUnderHostileRequests(t *testing.T) {
 				break
 			}
 			_ = conn.SetReadDeadline(time.Now().Add(time.Second)) // the read is the second between bytes
-			if n, _ := conn.Read(buf); n > 0 { // the server answered before the body was complete
+			if n, _ := conn.Read(buf); n > 0 {                    // the server answered before the body was complete
 				slow <- [2]string{string(buf[:n]), ""}
 				return
 			}
