@@ -11,7 +11,7 @@ FAUXQS      := localstack/node_modules/.package-lock.json
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
 
-.PHONY: help build build-linux test lint vet demo bench clean
+.PHONY: help build build-linux test test-reliability lint vet demo bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,10 @@ lint: vet $(STATICCHECK) ## gofmt, go vet, go mod tidy (no diff) and staticcheck
 test: lint $(FAUXQS) ## Lint, then every test with -race (integration tests start a local SQS themselves)
 	$(GO) test -race -count=1 -v ./...
 	cd examples/lambda-receiver && $(GO) vet ./... && $(GO) test -race -count=1 -v ./...
+
+test-reliability: $(FAUXQS) ## The fault-injection suite at full size (kill -9, outages, poison, 1 M backlog, ...): one table, also in bin/reliability.md; docs/RELIABILITY.md holds a run
+	@mkdir -p bin
+	$(GO) test -count=1 -v -timeout 60m ./reliability -args -full -report $(CURDIR)/bin/reliability.md
 
 demo: build $(FAUXQS) ## End to end on a local SQS (grows with each issue; see README)
 	scripts/demo

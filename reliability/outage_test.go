@@ -92,7 +92,9 @@ func TestReceiverSlowerThanTheVisibilityTimeout(t *testing.T) {
 // Scenario 5: SQS unreachable (the loopback proxy in front of the emulator
 // cut), or answering 500s, or throttling, for a while mid-run: the worker
 // stays up, logs at a bounded rate, /readyz turns unready and back, nothing
-// is lost.
+// is lost, and — the visibility timeout (30 s) outlasting the outage, and
+// failed deletes being retried while the lease lasts — nothing is
+// delivered twice.
 func TestSQSOutage(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -101,7 +103,7 @@ func TestSQSOutage(t *testing.T) {
 	}{{"5a SQS unreachable", cut}, {"5b SQS answering 500", error500}, {"5c SQS throttling", throttle}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envOptions{apps: []appSpec{{id: "a", hooks: []hookSpec{{name: "a"}}}}})
+			e := newEnv(t, envOptions{visibility: 30 * time.Second, apps: []appSpec{{id: "a", hooks: []hookSpec{{name: "a"}}}}})
 			outage, d := size(6*time.Second, 10*time.Second), size(12*time.Second, 30*time.Second)
 			w := e.startWorker()
 			w.waitHTTP("/readyz", 200, 20*time.Second)
@@ -124,8 +126,8 @@ func TestSQSOutage(t *testing.T) {
 			r := e.account(c.name, drain, dls, fmt.Sprintf("%v outage: unready after %.1f s, ready %.1f s after it ended; %d warn/error lines during it",
 				outage, unreadyAfter.Seconds(), readyAfter.Seconds(), lines))
 			record(r)
-			if r.lost != 0 || len(dls) != 0 {
-				t.Errorf("lost %d, dead-lettered %d", r.lost, len(dls))
+			if r.lost != 0 || len(dls) != 0 || r.duplicates != 0 {
+				t.Errorf("lost %d, dead-lettered %d, duplicates %d", r.lost, len(dls), r.duplicates)
 			}
 			// Bounded: a handful a second at most, not one per failed call of
 			// every poller and every batch.

@@ -27,6 +27,8 @@ type ackOp struct {
 	// guarded by acker.mu
 	left   int // sends not yet answered
 	failed bool
+
+	deleteTries int // failed DeleteMessageBatch attempts (acker's goroutines only)
 }
 
 // sendEntry is one message for SendMessageBatch.
@@ -51,11 +53,24 @@ type visEntry struct {
 
 type beatEntry struct{ sqsID, handle string }
 
+// laterDelete is a delete to try again at a time.
+type laterDelete struct {
+	op *ackOp
+	at time.Time
+}
+
+// deleteRetryDelay is the wait before the n-th retry of a failed delete.
+func deleteRetryDelay(n int) time.Duration {
+	return min(250*time.Millisecond<<min(n-1, 4), 2*time.Second)
+}
+
 // acker carries out decisions with batch calls across messages, ≤ 10
 // entries each, after a short linger when a batch is not full, and reports
-// every finished message to the engine. It retries nothing itself (the SDK
-// retries transport errors); a failed send keeps the original, which comes
-// back after its visibility timeout.
+// every finished message to the engine. A failed send is not retried here
+// (the SDK retries transport errors): it keeps the original, which comes
+// back after its visibility timeout. A failed delete is retried with backoff
+// while the lease lasts (the delivery already happened: a delete given up
+// is a duplicate delivery later), then given up.
 type acker struct {
 	w *Worker
 
@@ -63,6 +78,7 @@ type acker struct {
 	main    []*sendEntry
 	dlq     []*sendEntry
 	deletes []*ackOp
+	later   []laterDelete // failed deletes waiting for their retry
 	vis     []visEntry
 	beats   []visEntry
 	beating map[string]int // handles with a heartbeat call in flight
@@ -148,7 +164,7 @@ func (a *acker) run() {
 		a.mu.Lock()
 		now := a.w.now()
 		calls, next := a.takeLocked(now)
-		idle := a.closed && len(a.main)+len(a.dlq)+len(a.deletes)+len(a.vis)+len(a.beats) == 0
+		idle := a.closed && len(a.main)+len(a.dlq)+len(a.deletes)+len(a.vis)+len(a.beats)+len(a.later) == 0
 		a.mu.Unlock()
 		for _, c := range calls {
 			a.sem <- struct{}{}
@@ -162,7 +178,7 @@ func (a *acker) run() {
 		if idle && len(calls) == 0 {
 			a.calls.Wait()
 			a.mu.Lock()
-			empty := len(a.main)+len(a.dlq)+len(a.deletes)+len(a.vis)+len(a.beats) == 0
+			empty := len(a.main)+len(a.dlq)+len(a.deletes)+len(a.vis)+len(a.beats)+len(a.later) == 0
 			a.mu.Unlock()
 			if empty {
 				return
@@ -215,6 +231,18 @@ func (a *acker) takeLocked(now time.Time) (calls []func(), next time.Time) {
 			break
 		}
 	}
+	// Failed deletes whose retry is due (all of them at shutdown) rejoin
+	// the deletes.
+	kept := a.later[:0]
+	for _, l := range a.later {
+		if a.closed || !now.Before(l.at) {
+			a.deletes = appendAt(a.deletes, l.op, &a.since[2], now)
+			continue
+		}
+		next = earliest(next, l.at)
+		kept = append(kept, l)
+	}
+	a.later = kept
 	for due(2, len(a.deletes)) {
 		n := min(maxBatch, len(a.deletes))
 		batch := a.deletes[:n:n]
@@ -470,9 +498,13 @@ func (a *acker) deleteBatch(batch []*ackOp) {
 		return err
 	})
 	deleted := make([]bool, len(live))
+	retry := make([]bool, len(live))
 	if err != nil {
 		w.m.sqsErrors.WithLabelValues("delete").Add(float64(len(live)))
-		w.ackErrors.log(w.log, "delete batch failed; the messages will be received again", "entries", len(live), "error", err)
+		w.ackErrors.log(w.log, "delete batch failed; retrying while the lease lasts", "entries", len(live), "error", err)
+		for i := range retry {
+			retry[i] = true
+		}
 	} else {
 		deleted = succeeded(len(live), out.Successful, func(r types.DeleteMessageBatchResultEntry) *string { return r.Id })
 		for _, f := range out.Failed {
@@ -486,19 +518,40 @@ func (a *acker) deleteBatch(batch []*ackOp) {
 					"code", aws.ToString(f.Code))
 			} else {
 				w.m.sqsErrors.WithLabelValues("delete").Inc()
-				w.log.Error("delete failed; the message will be received again", "message_id", live[i].m.sqsID,
+				w.log.Warn("delete failed; retrying while the lease lasts", "message_id", live[i].m.sqsID,
 					"code", aws.ToString(f.Code), "detail", aws.ToString(f.Message))
+				retry[i] = true
 			}
 		}
 	}
 	n := 0
+	var later []laterDelete
 	for i, op := range live {
 		if deleted[i] {
 			n++
 		}
+		if !deleted[i] && retry[i] {
+			op.deleteTries++
+			later = append(later, laterDelete{op: op, at: now.Add(deleteRetryDelay(op.deleteTries))})
+			continue
+		}
 		a.report(op, deleted[i])
 	}
 	w.m.deleted.Add(float64(n))
+	if len(later) > 0 {
+		a.mu.Lock()
+		closed := a.closed
+		if !closed {
+			a.later = append(a.later, later...)
+		}
+		a.mu.Unlock()
+		if closed { // shutting down: no more tries; the messages come back by themselves
+			for _, l := range later {
+				a.report(l.op, false)
+			}
+		}
+		a.poke()
+	}
 }
 
 func (a *acker) visibilityBatch(batch []visEntry) {
