@@ -124,7 +124,13 @@ func resultsTable() string {
 	if len(results) == 0 {
 		return ""
 	}
-	sort.SliceStable(results, func(i, j int) bool { return results[i].scenario < results[j].scenario })
+	num := func(s string) int { n, _ := strconv.Atoi(strings.TrimRight(strings.Fields(s)[0], "abc")); return n }
+	sort.SliceStable(results, func(i, j int) bool {
+		if a, b := num(results[i].scenario), num(results[j].scenario); a != b {
+			return a < b
+		}
+		return results[i].scenario < results[j].scenario
+	})
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n| scenario | events sent | delivered (unique) | lost | duplicate deliveries | dead letters by reason (messages/events) | time to drain | notes |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---|---:|---|\n")
