@@ -308,8 +308,6 @@ func (rc *receiver) serve(ln net.Listener) {
 	go func() { _ = srv.Serve(ln) }()
 }
 
-func (rc *receiver) url(hook string) string { return "http://" + rc.addr + "/" + hook }
-
 func (rc *receiver) setMode(hook string, m hookMode) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -942,6 +940,18 @@ func (e *env) account(name string, drain time.Duration, dls []deadLetter, note s
 		for _, h := range hooks {
 			_, d := e.rcs[h].delivered(h)
 			r.duplicates += d
+		}
+	}
+	// Every request a receiver got was signed with the app's secret and
+	// decoded as a Pusher webhook body.
+	checked := map[*receiver]bool{}
+	for _, rc := range e.rcs {
+		if checked[rc] {
+			continue
+		}
+		checked[rc] = true
+		if bad := rc.rejected(); len(bad) > 0 {
+			e.t.Errorf("%s: the receiver rejected %d requests, first: %s", name, len(bad), bad[0])
 		}
 	}
 	return r
