@@ -19,7 +19,9 @@
 // Pusher expects a 2xx within about 4 s); 401 for an unknown key or a bad
 // signature; 400 for a malformed body (the message says what); 413 over the
 // size limit; 415 for a Content-Type that is not JSON; 503 with Retry-After
-// when SQS is unavailable; 405 and 404 as HTTP expects.
+// when SQS is unavailable or refuses the events (access denied, a missing
+// queue: the deployment's fault, never the sender's); 405 and 404 as HTTP
+// expects.
 //
 // The events of an app that arrive within the producer's linger (50 ms in
 // `hookline ingest`), from any number of POSTs, share one SQS message: fewer
@@ -43,7 +45,9 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +64,10 @@ const (
 	DefaultTimeout      = 3 * time.Second
 	DefaultDedupWindow  = 10 * time.Minute
 	DefaultRetryAfter   = 5 * time.Second
+	// DefaultMaxEventsPerPublish is the most events of a POST handed to
+	// the publisher in one call; a POST with more is published in parts,
+	// side by side. It must not exceed the producer's BufferEvents.
+	DefaultMaxEventsPerPublish = 1000
 	// DefaultLinger is the producer linger `hookline ingest` uses: the
 	// events of an app's POSTs arriving within it share an SQS message.
 	// Like Sockudo's batching duration.
@@ -88,9 +96,12 @@ type Options struct {
 	DedupWindow time.Duration
 	// RetryAfter is the Retry-After of a 503. Default 5 s.
 	RetryAfter time.Duration
-	Logger     *slog.Logger
-	Registry   prometheus.Registerer
-	Now        func() time.Time
+	// MaxEventsPerPublish is the most events of a POST per Publish call.
+	// Default DefaultMaxEventsPerPublish.
+	MaxEventsPerPublish int
+	Logger              *slog.Logger
+	Registry            prometheus.Registerer
+	Now                 func() time.Time
 }
 
 // Handler serves the ingest endpoints.
@@ -124,6 +135,9 @@ func New(pub Publisher, opts Options) (*Handler, error) {
 	}
 	if opts.RetryAfter == 0 {
 		opts.RetryAfter = DefaultRetryAfter
+	}
+	if opts.MaxEventsPerPublish <= 0 {
+		opts.MaxEventsPerPublish = DefaultMaxEventsPerPublish
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -216,7 +230,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, endpoint string
 	postID := eventIDs(key, body, evs)
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
-	dup, err := h.dedup.do(ctx, postID, func() error { return h.pub.Publish(ctx, app.ID, evs...) })
+	dup, err := h.dedup.do(ctx, postID, func() error { return h.publish(ctx, app.ID, evs) })
 	if err != nil {
 		return h.publishProblem(app.ID, err)
 	}
@@ -260,12 +274,43 @@ func (h *Handler) parse(body []byte, endpoint string) ([]payload.Event, *problem
 	if len(events) == 0 {
 		return nil, &problem{http.StatusBadRequest, `"events" is empty`}
 	}
+	if timeMS < 0 {
+		return nil, &problem{http.StatusBadRequest, fmt.Sprintf(`"time_ms": negative (%d)`, timeMS)}
+	}
 	for i := range events {
+		if events[i].TimeMS < 0 {
+			return nil, &problem{http.StatusBadRequest, fmt.Sprintf(`events[%d]: "time_ms": negative (%d)`, i, events[i].TimeMS)}
+		}
 		if events[i].TimeMS == 0 {
 			events[i].TimeMS = timeMS
 		}
 	}
 	return events, nil
+}
+
+// publish hands the POST's events to the publisher, in parts of at most
+// MaxEventsPerPublish side by side, and returns the first error.
+func (h *Handler) publish(ctx context.Context, appID string, evs []payload.Event) error {
+	if len(evs) <= h.opts.MaxEventsPerPublish {
+		return h.pub.Publish(ctx, appID, evs...)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 0, len(evs)/h.opts.MaxEventsPerPublish+1)
+	var mu sync.Mutex
+	for part := range slices.Chunk(evs, h.opts.MaxEventsPerPublish) {
+		wg.Go(func() {
+			if err := h.pub.Publish(ctx, appID, part...); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs[0]
 }
 
 // eventIDs gives every event of the POST its delivery id: a hash of the
@@ -286,8 +331,15 @@ func (h *Handler) publishProblem(appID string, err error) (int, string, int, boo
 	switch {
 	case errors.Is(err, producer.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, err.Error(), 0, false
+	case errors.Is(err, producer.ErrInvalid):
+		return http.StatusBadRequest, err.Error(), 0, false
 	case errors.As(err, &se) && se.SenderFault:
-		return http.StatusBadRequest, "SQS refused the events: " + se.Code, 0, false
+		// Envelopes are SQS-safe and sized by the producer, and they
+		// carry other POSTs' events too: a refusal (AccessDenied, a
+		// missing queue, KMS) is the deployment's fault, not this
+		// sender's. 503 lets it retry once the operator fixed it.
+		h.log.Error("SQS refused the events; answered 503", "app_id", appID, "code", se.Code, "error", err)
+		return http.StatusServiceUnavailable, "the queue refused the events (" + se.Code + "); retry later", 0, false
 	}
 	h.log.Warn("enqueue failed; answered 503", "app_id", appID, "error", err)
 	return http.StatusServiceUnavailable, "the queue is unavailable; retry later", 0, false

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -182,10 +183,102 @@ func TestQueueUnavailableIs503WithRetryAfter(t *testing.T) {
 			t.Errorf("%v: status %d Retry-After %q, want 503 and 7", err, r.status, r.retryAfter)
 		}
 	}
-	pub := &fakePublisher{err: &producer.SendError{AppID: "app-1", Code: "InvalidMessageContents", SenderFault: true}}
+	// SQS refusing the events (AccessDenied, a missing queue) is the
+	// deployment's fault, and the message held other POSTs' events too:
+	// the sender is told to retry, never that its request was bad.
+	pub := &fakePublisher{err: &producer.SendError{AppID: "app-1", Code: "AccessDenied", SenderFault: true}}
+	srv := newServer(t, pub, ingest.Options{RetryAfter: 7 * time.Second})
+	if r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", pusherBody); r.status != 503 || r.retryAfter != "7" ||
+		!strings.Contains(fmt.Sprint(r.body["error"]), "AccessDenied") {
+		t.Errorf("sender fault: %d Retry-After %q %v, want 503, 7 and the code", r.status, r.retryAfter, r.body)
+	}
+	// A validation error of the producer is the request's: 400 with it.
+	pub = &fakePublisher{err: fmt.Errorf(`%w: events[0]: missing "name"`, producer.ErrInvalid)}
+	srv = newServer(t, pub, ingest.Options{})
+	if r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", pusherBody); r.status != 400 ||
+		!strings.Contains(fmt.Sprint(r.body["error"]), "name") {
+		t.Errorf("invalid events: %d %v, want 400 saying why", r.status, r.body)
+	}
+}
+
+// A negative time_ms, on the body or an event, is a 400 naming it; the
+// publisher is not called.
+func TestNegativeTimeIs400(t *testing.T) {
+	pub := &fakePublisher{}
 	srv := newServer(t, pub, ingest.Options{})
-	if r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", pusherBody); r.status != 400 {
-		t.Errorf("sender fault: %d, want 400", r.status)
+	for body, want := range map[string]string{
+		`{"time_ms":-5,"events":[{"name":"channel_occupied","channel":"c"}]}`:              `"time_ms": negative (-5)`,
+		`{"time_ms":1,"events":[{"name":"a","channel":"c"},{"name":"b","time_ms":-2}]}`:    `events[1]: "time_ms": negative (-2)`,
+		`{"time_ms":-1,"events":[{"name":"channel_occupied","channel":"c","time_ms":12}]}`: `"time_ms": negative (-1)`,
+	} {
+		if r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", body); r.status != 400 || r.body["error"] != want {
+			t.Errorf("%s: %d %v, want 400 %q", body, r.status, r.body, want)
+		}
+	}
+	if len(pub.calls) != 0 {
+		t.Errorf("%d publishes of invalid bodies", len(pub.calls))
+	}
+}
+
+// A POST with more events than one Publish call takes is published in
+// parts, every event once, ids in body order.
+func TestLargePostIsPublishedInParts(t *testing.T) {
+	pub := &fakePublisher{}
+	srv := newServer(t, pub, ingest.Options{MaxEventsPerPublish: 100, MaxBodyBytes: 1 << 20})
+	var evs []string
+	for i := range 250 {
+		evs = append(evs, fmt.Sprintf(`{"name":"member_added","channel":"presence-x","user_id":"u%d"}`, i))
+	}
+	r := post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", `{"time_ms":1,"events":[`+strings.Join(evs, ",")+`]}`)
+	if r.status != 200 || r.body["events"] != float64(250) {
+		t.Fatalf("%+v", r)
+	}
+	if len(pub.calls) != 3 {
+		t.Fatalf("%d Publish calls, want 3 (100, 100, 50)", len(pub.calls))
+	}
+	seen := map[string]string{}
+	for _, c := range pub.calls {
+		if len(c.events) > 100 {
+			t.Errorf("a call of %d events", len(c.events))
+		}
+		for _, e := range c.events {
+			seen[e.UserID] = e.ID
+		}
+	}
+	prefix, _, _ := strings.Cut(seen["u0"], ":")
+	for i := range 250 {
+		if id := seen["u"+strconv.Itoa(i)]; id != prefix+":"+strconv.Itoa(i) {
+			t.Errorf("u%d: id %q, want %s:%d", i, id, prefix, i)
+		}
+	}
+}
+
+// A body still arriving at the server's read timeout gets 408, and the
+// answer names no socket address.
+func TestSlowBodyIs408(t *testing.T) {
+	h, err := ingest.New(&fakePublisher{}, ingest.Options{Config: testConfig(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/pusher", pr)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Pusher-Key", "key-1")
+	req.Header.Set("X-Pusher-Signature", signing.Sign("secret-1", []byte(pusherBody)))
+	go func() { _, _ = pw.Write([]byte(pusherBody[:10])) }() // then nothing more until the answer
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || strings.Contains(string(b), "127.0.0.1") {
+		t.Errorf("%d %s, want 408 without addresses", resp.StatusCode, b)
 	}
 }
 

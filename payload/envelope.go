@@ -22,7 +22,8 @@ type Envelope struct {
 	// V is the envelope version; Encode requires Version.
 	V int `json:"v"`
 	// ID is made by the producer, unique per envelope, printable ASCII
-	// without spaces, at most 128 bytes. Event ids are "<ID>:<index>".
+	// without spaces, at most 128 bytes. Events without an id of their own
+	// are delivered with "<ID>:<index>".
 	ID string `json:"id"`
 	// AppID names the app in the worker's registry. Required.
 	AppID string `json:"app_id"`

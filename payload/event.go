@@ -47,8 +47,11 @@ type Event struct {
 	SubscriptionCount *int64 `json:"subscription_count,omitempty"`
 	// TimeMS is when the event happened, in Unix milliseconds.
 	TimeMS int64 `json:"time_ms,omitempty"`
-	// ID is set at delivery to "<envelope id>:<index in the envelope>", the
-	// same on every retry, so receivers can de-duplicate.
+	// ID is the event's delivery id, the same on every retry, so receivers
+	// can de-duplicate: the one it was enqueued with (ingest sets
+	// "ing-<hash of key and body>:<index in the POST>", a producer caller may
+	// set its own), else "<envelope id>:<index in the envelope>", set at
+	// delivery.
 	ID string `json:"id,omitempty"`
 
 	// extra holds unknown keys with their compact JSON values; nil when

@@ -335,6 +335,9 @@ func TestPublishValidation(t *testing.T) {
 			if tc.name == "too large" && (!errors.Is(err, producer.ErrTooLarge) || !strings.Contains(err.Error(), "limit is 2048")) {
 				t.Errorf("Publish = %v, want ErrTooLarge naming the limit 2048", err)
 			}
+			if tc.name != "too large" && !errors.Is(err, producer.ErrInvalid) {
+				t.Errorf("Publish = %v, want it to match ErrInvalid", err)
+			}
 		})
 	}
 	if err := p.PublishEnvelope(ctx, &payload.Envelope{V: payload.Version, ID: "x", AppID: "app", Events: []payload.Event{big}}); !errors.Is(err, producer.ErrTooLarge) {
@@ -524,6 +527,46 @@ func TestBatchLingerFillsCallsAcrossApps(t *testing.T) {
 		defer mem.mu.Unlock()
 		if !equalInts(mem.calls, []int{10, 3}) {
 			t.Errorf("entries per call %v, want [10 3]: calls filled across apps", mem.calls)
+		}
+	})
+}
+
+// On FIFO queues an envelope whose events carry their own ids gets an id
+// (its MessageDeduplicationId) derived from them: publishing the same
+// events again gives the same id, so SQS accepts them once; other events,
+// or events without ids, get other ids.
+func TestFIFOEnvelopeIDFromEventIDs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := &memorySQS{}
+		p, _ := newProducer(t, mem, producer.Options{BatchLinger: -1, QueueURL: fakeURL + ".fifo", FIFO: true})
+		withIDs := func(prefix string) []payload.Event {
+			evs := []payload.Event{ev("a", 0), ev("a", 1)}
+			for i := range evs {
+				evs[i].ID = prefix + ":" + strconv.Itoa(i)
+			}
+			return evs
+		}
+		for _, evs := range [][]payload.Event{withIDs("p1"), withIDs("p1"), withIDs("p2"), {ev("a", 0), ev("a", 1)}} {
+			if err := p.Publish(context.Background(), "a", evs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var dedup []string
+		for _, m := range mem.sent() {
+			env, _ := payload.Decode([]byte(aws.ToString(m.MessageBody)))
+			if aws.ToString(m.MessageDeduplicationId) != env.ID {
+				t.Errorf("dedup id %q for envelope %q", aws.ToString(m.MessageDeduplicationId), env.ID)
+			}
+			dedup = append(dedup, env.ID)
+		}
+		if len(dedup) != 4 {
+			t.Fatalf("%d messages, want 4", len(dedup))
+		}
+		if dedup[0] != dedup[1] || !strings.HasPrefix(dedup[0], "ev-") {
+			t.Errorf("the same events twice: ids %q and %q, want the same ev-<hash>", dedup[0], dedup[1])
+		}
+		if dedup[2] == dedup[0] || dedup[3] == dedup[0] || strings.HasPrefix(dedup[3], "ev-") {
+			t.Errorf("other events %q, events without ids %q: want ids of their own (not %q)", dedup[2], dedup[3], dedup[0])
 		}
 	})
 }

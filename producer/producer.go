@@ -146,6 +146,11 @@ var ErrOutcomeUnknown = errors.New("producer: outcome unknown: the events may or
 // (HTTP ingest answers 413). Nothing of the call was handed off.
 var ErrTooLarge = errors.New("producer: too large")
 
+// ErrInvalid is matched by the error of a Publish that fails validation (an
+// empty app id, a missing Name, a negative TimeMS, more events than
+// Options.BufferEvents in one call). Nothing of the call was handed off.
+var ErrInvalid = errors.New("producer: invalid events")
+
 // SendError is a send failure of Events events of app AppID: SQS refused
 // them (SenderFault), retries ran out, or Close's deadline passed. Code is
 // the last SQS error code, "" for network errors and the close deadline.
@@ -399,13 +404,13 @@ func (p *Producer) MaxEnvelopeBytes() int { return p.maxBytes }
 // caller may reuse them once Publish returns.
 func (p *Producer) Publish(ctx context.Context, appID string, events ...payload.Event) error {
 	if appID == "" {
-		return errors.New("producer: empty app id")
+		return fmt.Errorf("%w: empty app id", ErrInvalid)
 	}
 	if len(events) == 0 {
 		return nil
 	}
 	if len(events) > p.opts.BufferEvents {
-		return fmt.Errorf("producer: %d events in one call; the buffer holds %d (Options.BufferEvents)", len(events), p.opts.BufferEvents)
+		return fmt.Errorf("%w: %d events in one call; the buffer holds %d (Options.BufferEvents)", ErrInvalid, len(events), p.opts.BufferEvents)
 	}
 	header := headerSize(appID)
 	// The producer keeps its own copy: the caller may reuse its slice as
@@ -416,10 +421,10 @@ func (p *Producer) Publish(ctx context.Context, appID string, events ...payload.
 	for i := range events {
 		ev := events[i]
 		if ev.Name == "" {
-			return fmt.Errorf(`producer: events[%d]: missing "name"`, i)
+			return fmt.Errorf(`%w: events[%d]: missing "name"`, ErrInvalid, i)
 		}
 		if ev.TimeMS < 0 {
-			return fmt.Errorf(`producer: events[%d]: "time_ms": negative (%d)`, i, ev.TimeMS)
+			return fmt.Errorf(`%w: events[%d]: "time_ms": negative (%d)`, ErrInvalid, i, ev.TimeMS)
 		}
 		if ev.TimeMS == 0 {
 			if nowMS == 0 {
@@ -458,7 +463,7 @@ func (p *Producer) Publish(ctx context.Context, appID string, events ...payload.
 
 // PublishEnvelope sends env as it is (its id, events and any retry fields)
 // as one SQS message, through the same SendMessageBatch batcher, and blocks
-// like Publish. HTTP ingest uses it with ids derived from the request. env
+// like Publish: for a caller that builds envelopes itself. env
 // must pass payload.Encode and fit Options.MaxEnvelopeBytes (else an error
 // matching ErrTooLarge); on FIFO queues env.ID is the deduplication id.
 func (p *Producer) PublishEnvelope(ctx context.Context, env *payload.Envelope) error {
@@ -471,7 +476,7 @@ func (p *Producer) PublishEnvelope(ctx context.Context, env *payload.Envelope) e
 	}
 	n := len(env.Events)
 	if n > p.opts.BufferEvents {
-		return fmt.Errorf("producer: envelope %q has %d events; the buffer holds %d (Options.BufferEvents)", env.ID, n, p.opts.BufferEvents)
+		return fmt.Errorf("%w: envelope %q has %d events; the buffer holds %d (Options.BufferEvents)", ErrInvalid, env.ID, n, p.opts.BufferEvents)
 	}
 	if err := ctx.Err(); err != nil {
 		return err

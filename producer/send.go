@@ -2,8 +2,11 @@ package producer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -112,13 +115,34 @@ func (p *Producer) batchDone(batch []*envelope) {
 	p.dispatchLocked()
 }
 
+// envelopeID is a new envelope's id. On FIFO queues, where it is the
+// MessageDeduplicationId, an envelope whose events all carry their own ids
+// gets an id derived from them: the same events published again within
+// SQS's 5-minute deduplication window (a sender retrying after an unknown
+// outcome, say) are accepted once. Otherwise Options.NewID makes it.
+func (p *Producer) envelopeID(e *envelope) string {
+	if !p.opts.FIFO {
+		return p.opts.NewID()
+	}
+	h := sha256.New()
+	io.WriteString(h, e.appID)
+	for i := range e.events {
+		if e.events[i].ID == "" {
+			return p.opts.NewID()
+		}
+		h.Write([]byte{0})
+		io.WriteString(h, e.events[i].ID)
+	}
+	return "ev-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
 // encode gives each new envelope its id and body, failing those that cannot
 // be encoded; it returns the rest.
 func (p *Producer) encode(batch []*envelope) []*envelope {
 	todo := make([]*envelope, 0, len(batch))
 	for _, e := range batch {
 		if e.body == "" {
-			e.id = p.opts.NewID()
+			e.id = p.envelopeID(e)
 			b, err := payload.Encode(&payload.Envelope{V: payload.Version, ID: e.id, AppID: e.appID, Events: e.events})
 			switch {
 			case err != nil:

@@ -111,3 +111,12 @@ func TestUnknownFlagIsUsageError(t *testing.T) {
 		t.Errorf("exit %d, want 2; stderr %q", code, stderr)
 	}
 }
+
+func TestIngestRejectsNonPositiveReadTimeout(t *testing.T) {
+	for _, args := range [][]string{{"--read-timeout", "0s"}, {"--read-timeout", "-1s"}, {"--timeout", "-1s"}} {
+		code, _, stderr := hookline(t, noEnv, append([]string{"ingest"}, args...)...)
+		if code == 0 || !strings.Contains(stderr, args[0]) {
+			t.Errorf("ingest %v: exit %d, stderr %q; want a failure naming %s", args, code, stderr, args[0])
+		}
+	}
+}

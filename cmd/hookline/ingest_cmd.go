@@ -38,8 +38,9 @@ POST /events  {"events":[…]} for servers that are not Pusher-compatible
 Both are authenticated like a Pusher webhook: X-Pusher-Key names the app of
 --config, X-Pusher-Signature is the lowercase hex HMAC-SHA256 of the body with
 its secret. 200 only after SQS accepted every event (within --timeout); 401
-unknown key or bad signature; 400 malformed body; 413 too large; 415 not
-JSON; 503 with Retry-After when SQS is unavailable. A repeat of a POST that
+unknown key or bad signature; 400 malformed body; 408 a body slower than
+--read-timeout; 413 too large; 415 not JSON; 503 with Retry-After when SQS is
+unavailable or refuses the events. A repeat of a POST that
 succeeded in the last 10 minutes is acknowledged without a second enqueue.
 
 The events of an app arriving within --linger, from any number of POSTs, share
@@ -51,6 +52,12 @@ Also serves GET /healthz and GET /metrics. SIGTERM: stop accepting, finish the
 requests in progress, flush the producer, exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if readTimeout <= 0 {
+				return fmt.Errorf("--read-timeout %s: must be positive", readTimeout)
+			}
+			if opts.Timeout < 0 {
+				return fmt.Errorf("--timeout %s: must not be negative", opts.Timeout)
+			}
 			log, cfg, err := g.setup(e)
 			if err != nil {
 				return err
@@ -84,8 +91,10 @@ requests in progress, flush the producer, exit 0.`,
 			if err != nil {
 				return fmt.Errorf("--listen %s: %w", listen, err)
 			}
+			// The write deadline starts when the headers are read: it covers
+			// the body, the wait for SQS and the answer.
 			srv := &http.Server{Handler: h, ReadHeaderTimeout: min(5*time.Second, readTimeout), ReadTimeout: readTimeout,
-				WriteTimeout: opts.Timeout + 10*time.Second, IdleTimeout: 60 * time.Second}
+				WriteTimeout: readTimeout + max(opts.Timeout, ingest.DefaultTimeout) + 5*time.Second, IdleTimeout: 60 * time.Second}
 			log.Info("ingest listening", "addr", ln.Addr().String(), "queue_url", queueURL)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
