@@ -133,9 +133,16 @@ func (a *acker) beat(entries []beatEntry) {
 	a.poke()
 }
 
+// setUrgent starts the shutdown: no more lingering, and failed deletes
+// waiting for their retry get it at once (later failures wait as usual,
+// while the lease lasts, until close).
 func (a *acker) setUrgent() {
 	a.mu.Lock()
 	a.urgent = true
+	now := a.w.now()
+	for i := range a.later {
+		a.later[i].at = now
+	}
 	a.mu.Unlock()
 	a.poke()
 }
@@ -479,7 +486,9 @@ func (a *acker) deleteBatch(batch []*ackOp) {
 	for _, op := range batch {
 		if a.expired(op, now) {
 			w.m.ownershipLost.Inc()
-			w.log.Warn("lease ran out before the delete; the message will be received again", "message_id", op.m.sqsID)
+			w.m.deletesAbandoned.Inc()
+			w.log.Warn("lease ran out before the delete; the message will be received again", "message_id", op.m.sqsID,
+				"delete_attempts", op.deleteTries)
 			a.report(op, false)
 			continue
 		}
@@ -545,7 +554,9 @@ func (a *acker) deleteBatch(batch []*ackOp) {
 			a.later = append(a.later, later...)
 		}
 		a.mu.Unlock()
-		if closed { // shutting down: no more tries; the messages come back by themselves
+		if closed { // shut down: no more tries; the messages come back by themselves
+			w.m.deletesAbandoned.Add(float64(len(later)))
+			w.log.Warn("shutting down with failed deletes; those messages will be received again", "messages", len(later))
 			for _, l := range later {
 				a.report(l.op, false)
 			}

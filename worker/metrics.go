@@ -11,23 +11,24 @@ import (
 // metrics are the worker's Prometheus series, registered on the registry
 // passed in Options (no globals).
 type metrics struct {
-	received        prometheus.Counter
-	deleted         prometheus.Counter
-	reReceived      prometheus.Counter
-	noMatch         prometheus.Counter
-	futureVersion   prometheus.Counter
-	ownershipLost   prometheus.Counter
-	heartbeats      prometheus.Counter
-	retries         prometheus.Counter
-	released        prometheus.Counter
-	halved          prometheus.Counter
-	eventsDelivered prometheus.Counter
-	deferred        *prometheus.CounterVec
-	deadLettered    *prometheus.CounterVec
-	requests        *prometheus.CounterVec
-	sqsErrors       *prometheus.CounterVec
-	sqsCalls        *prometheus.CounterVec
-	requestSeconds  prometheus.Histogram
+	received         prometheus.Counter
+	deleted          prometheus.Counter
+	deletesAbandoned prometheus.Counter
+	reReceived       prometheus.Counter
+	noMatch          prometheus.Counter
+	futureVersion    prometheus.Counter
+	ownershipLost    prometheus.Counter
+	heartbeats       prometheus.Counter
+	retries          prometheus.Counter
+	released         prometheus.Counter
+	halved           prometheus.Counter
+	eventsDelivered  prometheus.Counter
+	deferred         *prometheus.CounterVec
+	deadLettered     *prometheus.CounterVec
+	requests         *prometheus.CounterVec
+	sqsErrors        *prometheus.CounterVec
+	sqsCalls         *prometheus.CounterVec
+	requestSeconds   prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,28 +39,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "hookline", Subsystem: "worker", Name: name, Help: help}, labels)
 	}
 	m := &metrics{
-		received:        counter("messages_received_total", "SQS messages received."),
-		deleted:         counter("messages_deleted_total", "SQS messages deleted after settling."),
-		reReceived:      counter("messages_received_again_total", "Messages received again while in flight (lease lapsed); the new receipt handle was taken over."),
-		noMatch:         counter("messages_unmatched_total", "Messages no webhook's filter selected; deleted."),
-		futureVersion:   counter("envelopes_future_version_total", "Envelopes of a newer version, released without an attempt."),
-		ownershipLost:   counter("ownership_lost_total", "Receipt handles SQS reported invalid; never used to delete."),
-		heartbeats:      counter("visibility_extensions_total", "Visibility extensions by the heartbeat."),
-		retries:         counter("retries_total", "Retry envelopes sent (FIFO: visibility delays)."),
-		released:        counter("messages_released_total", "Messages released unattempted (shutdown, FIFO messages behind a retry)."),
-		halved:          counter("batches_halved_total", "Batches halved after a 413."),
-		eventsDelivered: counter("events_delivered_total", "Events in accepted requests."),
-		deferred:        vec("handbacks_total", "Work handed back with a short delay, not an attempt.", "cause"),
-		deadLettered:    vec("dead_letters_total", "Messages copied to the DLQ.", "reason"),
-		requests:        vec("requests_total", "Delivery attempts by outcome class.", "class"),
-		sqsErrors:       vec("sqs_errors_total", "Failed SQS calls and batch entries.", "op"),
-		sqsCalls:        vec("sqs_calls_total", "SQS API calls by operation and outcome (ok, empty receive, error).", "op", "outcome"),
+		received:         counter("messages_received_total", "SQS messages received."),
+		deleted:          counter("messages_deleted_total", "SQS messages deleted after settling."),
+		deletesAbandoned: counter("deletes_abandoned_total", "Settled messages not deleted (the delete failed until the lease ran out, or at shutdown): each is received and delivered again."),
+		reReceived:       counter("messages_received_again_total", "Messages received again while in flight (lease lapsed); the new receipt handle was taken over."),
+		noMatch:          counter("messages_unmatched_total", "Messages no webhook's filter selected; deleted."),
+		futureVersion:    counter("envelopes_future_version_total", "Envelopes of a newer version, released without an attempt."),
+		ownershipLost:    counter("ownership_lost_total", "Receipt handles SQS reported invalid; never used to delete."),
+		heartbeats:       counter("visibility_extensions_total", "Visibility extensions by the heartbeat."),
+		retries:          counter("retries_total", "Retry envelopes sent (FIFO: visibility delays)."),
+		released:         counter("messages_released_total", "Messages released unattempted (shutdown, FIFO messages behind a retry)."),
+		halved:           counter("batches_halved_total", "Batches halved after a 413."),
+		eventsDelivered:  counter("events_delivered_total", "Events in accepted requests."),
+		deferred:         vec("handbacks_total", "Work handed back with a short delay, not an attempt.", "cause"),
+		deadLettered:     vec("dead_letters_total", "Messages copied to the DLQ.", "reason"),
+		requests:         vec("requests_total", "Delivery attempts by outcome class.", "class"),
+		sqsErrors:        vec("sqs_errors_total", "Failed SQS calls and batch entries.", "op"),
+		sqsCalls:         vec("sqs_calls_total", "SQS API calls by operation and outcome (ok, empty receive, error).", "op", "outcome"),
 		requestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "hookline", Subsystem: "worker", Name: "request_duration_seconds",
 			Help: "Duration of delivery attempts.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.received, m.deleted, m.reReceived, m.noMatch, m.futureVersion,
+	for _, c := range []prometheus.Collector{m.received, m.deleted, m.deletesAbandoned, m.reReceived, m.noMatch, m.futureVersion,
 		m.ownershipLost, m.heartbeats, m.retries, m.released, m.halved, m.eventsDelivered, m.deferred,
 		m.deadLettered, m.requests, m.sqsErrors, m.sqsCalls, m.requestSeconds} {
 		if err := reg.Register(c); err != nil {

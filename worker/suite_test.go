@@ -82,6 +82,7 @@ func runSuite(t *testing.T, b *backend) {
 		{"LostOwnership", false, suiteLostOwnership, ""},
 		{"TakeOverAfterLapsedLease", false, suiteTakeOver, ""},
 		{"PartialDeleteFailure", false, suitePartialDeleteFailure, ""},
+		{"DeleteFailsForTheWholeLease", false, suiteDeleteAbandoned, ""},
 		{"ThrottledRetryHandOff", false, suiteThrottledRetryHandOff, ""},
 		{"PartialSendFailure", false, suitePartialSendFailure, ""},
 		{"HungWebhookIsolation", false, suiteHungWebhookIsolation, ""},
@@ -432,6 +433,50 @@ func suitePartialDeleteFailure(s *suite) {
 	}
 	if got := w.counter(t, "hookline_worker_ownership_lost_total"); got != 0 {
 		t.Errorf("ownership_lost_total = %v: InternalError is not a lost handle", got)
+	}
+	if got := w.counter(t, "hookline_worker_deletes_abandoned_total"); got != 0 {
+		t.Errorf("deletes_abandoned_total = %v, want 0", got)
+	}
+}
+
+// 7b. Every delete of the first receipt fails (InternalError) until its
+// lease ends: the worker stops trying before the handle lapses, counts the
+// abandoned delete, and the message, received again, is delivered again
+// (the one duplicate a lost delete costs) and then deleted. Nothing is lost
+// and nothing retried for ever.
+func suiteDeleteAbandoned(s *suite) {
+	t := s.t
+	cfg := s.config(suiteWebhooks, hookJSON("hook", ""))
+	rec := newRecorder(nil)
+	var first sync.Once
+	var firstHandle atomic.Value
+	s.sqs.failEntries("DeleteMessageBatch", func(e sqsEntry) string {
+		first.Do(func() { firstHandle.Store(e.Handle) })
+		if e.Handle == firstHandle.Load() {
+			return "InternalError"
+		}
+		return ""
+	})
+	id := s.send(payload.Event{Name: "member_added", Channel: "presence-x", UserID: "u"})
+	w := s.start(cfg, worker.Options{}, rec)
+	s.wait(rec.awaitRequests("hook", 2), "the event delivered, then again after the lease ended", rec)
+	s.wait(s.sqs.awaitOK("DeleteMessageBatch", 1), "the second receipt deleted", rec)
+	w.stop(t, time.Minute)
+
+	rec.verify(t)
+	s.assertDrained()
+	if got := rec.deliveredTo("hook")[id+":0"]; got != 2 {
+		t.Errorf("event delivered %d times, want 2 (once per receipt)", got)
+	}
+	calls, entries := s.sqs.counts("DeleteMessageBatch")
+	if entries < 3 || calls > 12 {
+		t.Errorf("%d DeleteMessageBatch calls with %d entries: want the first handle retried a few times within its lease, then given up", calls, entries)
+	}
+	if got := w.counter(t, "hookline_worker_deletes_abandoned_total"); got != 1 {
+		t.Errorf("deletes_abandoned_total = %v, want 1", got)
+	}
+	if got := w.counter(t, "hookline_worker_messages_received_total"); got != 2 {
+		t.Errorf("messages_received_total = %v, want 2", got)
 	}
 }
 
