@@ -781,6 +781,19 @@ func (p *proc) metric(name, labels string) float64 {
 	return sum
 }
 
+// waitMetric polls the worker's /metrics (Prometheus has no change
+// notification) until metric reaches at least want; false after limit.
+func (p *proc) waitMetric(name, labels string, want float64, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for p.metric(name, labels) < want {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return true
+}
+
 func (p *proc) kill() {
 	p.t.Helper()
 	p.killed = true

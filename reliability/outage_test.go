@@ -158,8 +158,15 @@ func TestDLQMissing(t *testing.T) {
 	}
 	n := size(100, 1000)
 	e.publish("a", n, eventsPerMessage, 0)
-	missing := size(8*time.Second, 20*time.Second)
-	time.Sleep(missing) // the DLQ stays missing this long while the worker tries
+	// The DLQ stays missing until the copy of every message failed twice:
+	// each original came back after its visibility timeout and was tried
+	// again, so it was kept, not deleted after the first failed copy.
+	msgs := float64(n / eventsPerMessage)
+	start := time.Now()
+	if !w.waitMetric("hookline_worker_sqs_errors_total", `op="send-dlq"`, 2*msgs, 2*time.Minute) {
+		t.Fatalf("after 2m, %v failed DLQ copies; want %v (every message twice)", w.metric("hookline_worker_sqs_errors_total", `op="send-dlq"`), 2*msgs)
+	}
+	missing := time.Since(start).Round(time.Second)
 	kept := e.depth(e.queues.Main.URL)
 	if kept != n/eventsPerMessage {
 		t.Errorf("%d messages on the main queue while the DLQ is missing; want all %d originals kept", kept, n/eventsPerMessage)
