@@ -74,3 +74,92 @@ func TestEventsKeepTheirOwnIDs(t *testing.T) {
 		})
 	}
 }
+
+// Delivery ids survive every path a message takes: a retry (a new
+// envelope), a 413 halving, and a dead letter (whose body keeps each event's
+// own id).
+func TestOwnIDsThroughRetryHalvingAndDLQ(t *testing.T) {
+	t.Parallel()
+	body := `{"v":1,"id":"env-2","app_id":"app","events":[` +
+		`{"name":"member_added","channel":"presence-a","user_id":"u0","id":"ing-aaa:0"},` +
+		`{"name":"member_added","channel":"presence-a","user_id":"u1"},` +
+		`{"name":"member_added","channel":"presence-a","user_id":"u2","id":"ing-bbb:3"},` +
+		`{"name":"member_added","channel":"presence-a","user_id":"u3","id":"ing-bbb:4"}]}`
+	want := []string{"env-2:1", "ing-aaa:0", "ing-bbb:3", "ing-bbb:4"}
+	for _, tc := range []struct {
+		name    string
+		answers []delivery.Class // then Delivered, or the last one for ever
+		dlq     bool
+	}{
+		{"retry then 413 halving", []delivery.Class{delivery.Retryable, delivery.TooLarge}, false},
+		{"dead letter", []delivery.Class{delivery.Permanent}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var got []string
+				calls := 0
+				sender := delivery.SenderFunc(func(_ context.Context, req *delivery.Request) delivery.Outcome {
+					mu.Lock()
+					defer mu.Unlock()
+					calls++
+					class := delivery.Delivered
+					switch {
+					case calls <= len(tc.answers):
+						class = tc.answers[calls-1]
+					case tc.dlq:
+						class = tc.answers[len(tc.answers)-1]
+					}
+					if class != delivery.Delivered {
+						return delivery.Outcome{Class: class, Status: map[delivery.Class]int{delivery.Retryable: 500, delivery.TooLarge: 413, delivery.Permanent: 410}[class]}
+					}
+					b, err := payload.DecodeBody(req.Body)
+					if err != nil {
+						t.Errorf("body: %v", err)
+					}
+					for _, e := range b.Events {
+						got = append(got, e.ID)
+					}
+					return delivery.Outcome{Class: delivery.Delivered, Status: 200}
+				})
+				srv := sqsmem.New()
+				_, mainURL, dlqURL, _, stop := memWorkerWith(t, srv, 10, `{"retry":{"max_attempts":3,"initial_backoff_ms":1000,"max_backoff_ms":1000}}`, 1, sender, worker.Options{})
+				if _, err := srv.Client().SendMessage(context.Background(), &sqs.SendMessageInput{
+					QueueUrl: aws.String(mainURL), MessageBody: aws.String(body)}); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(30 * time.Second) // virtual: the retry's delay, polls and batching windows
+				synctest.Wait()
+				stop()
+				mu.Lock()
+				defer mu.Unlock()
+				if tc.dlq {
+					dead := srv.Peek(dlqURL)
+					if len(got) != 0 || len(dead) != 1 {
+						t.Fatalf("%d ids delivered, %d dead letters; want none and 1", len(got), len(dead))
+					}
+					env, err := payload.Decode([]byte(dead[0].Body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					var ids []string
+					for _, e := range env.Events {
+						ids = append(ids, e.ID)
+					}
+					if want := []string{"ing-aaa:0", "", "ing-bbb:3", "ing-bbb:4"}; env.ID != "env-2" || !slices.Equal(ids, want) {
+						t.Errorf("dead letter %q with event ids %q, want env-2 and %q", env.ID, ids, want)
+					}
+					return
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, want) || calls != 4 {
+					t.Errorf("%d requests delivered ids %q, want 4 (500, 413, two halves) and %q", calls, got, want)
+				}
+				if left := srv.Peek(mainURL); len(left) != 0 {
+					t.Errorf("%d messages left on the queue", len(left))
+				}
+			})
+		})
+	}
+}
