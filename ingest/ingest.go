@@ -115,6 +115,7 @@ type Handler struct {
 
 	requests *prometheus.CounterVec
 	events   prometheus.Counter
+	duration *prometheus.HistogramVec
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -154,10 +155,21 @@ func New(pub Publisher, opts Options) (*Handler, error) {
 			Name: "requests_total", Help: "Ingest requests by endpoint and status code."}, []string{"endpoint", "code"}),
 		events: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hookline", Subsystem: "ingest",
 			Name: "events_enqueued_total", Help: "Events accepted by SQS."}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "hookline", Subsystem: "ingest",
+			Name: "request_duration_seconds", Help: "Time from a request's arrival to its answer, by endpoint (SQS's acceptance and the linger included).",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2, 3, 5}}, []string{"endpoint"}),
 	}
-	for _, c := range []prometheus.Collector{h.requests, h.events} {
+	for _, c := range []prometheus.Collector{h.requests, h.events, h.duration} {
 		if err := opts.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("ingest: metrics: %w", err)
+		}
+	}
+	// Every series a dashboard or an alert may ask for exists from the
+	// start, at zero.
+	for _, ep := range []string{"pusher", "events"} {
+		h.duration.WithLabelValues(ep)
+		for _, code := range answerCodes {
+			h.requests.WithLabelValues(ep, strconv.Itoa(code))
 		}
 	}
 	h.mux = http.NewServeMux()
@@ -178,9 +190,15 @@ type problem struct {
 	msg    string
 }
 
+// answerCodes are the statuses the endpoints answer with.
+var answerCodes = []int{http.StatusOK, http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestTimeout,
+	http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable}
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string) {
+	start := h.now()
 	status, msg, n, dup := h.handle(w, r, endpoint)
 	h.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	h.duration.WithLabelValues(endpoint).Observe(h.now().Sub(start).Seconds())
 	w.Header().Set("Content-Type", "application/json")
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.opts.RetryAfter/time.Second)))

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/ingest"
 	"github.com/hookline/hookline/payload"
@@ -318,5 +320,49 @@ func TestEventsGetStableIDs(t *testing.T) {
 	}
 	if other := ids(strings.Replace(body, "u0", "v0", 1)); other[0] == first[0] {
 		t.Errorf("another body got the same ids %q", other[0])
+	}
+}
+
+// Every answer code's series exists from the start at zero; a request
+// counts under its code and is timed.
+func TestMetricsExportedFromTheStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	srv := newServer(t, &fakePublisher{}, ingest.Options{Registry: reg})
+	value := func(name string, labels map[string]string) (float64, bool) {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if f.GetName() != name {
+				continue
+			}
+		series:
+			for _, m := range f.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+						continue series
+					}
+				}
+				if h := m.GetHistogram(); h != nil {
+					return float64(h.GetSampleCount()), true
+				}
+				return m.GetCounter().GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	for _, code := range []string{"200", "400", "401", "408", "413", "415", "503"} {
+		if v, ok := value("hookline_ingest_requests_total", map[string]string{"endpoint": "events", "code": code}); !ok || v != 0 {
+			t.Errorf("requests_total{events,%s} = %v (exists %t), want 0 from the start", code, v, ok)
+		}
+	}
+	post(t, srv.URL+"/pusher", "key-1", "wrong", "application/json", pusherBody)
+	post(t, srv.URL+"/pusher", "key-1", "secret-1", "application/json", pusherBody)
+	if v, _ := value("hookline_ingest_requests_total", map[string]string{"endpoint": "pusher", "code": "401"}); v != 1 {
+		t.Errorf("requests_total{pusher,401} = %v, want 1", v)
+	}
+	if v, _ := value("hookline_ingest_request_duration_seconds", map[string]string{"endpoint": "pusher"}); v != 2 {
+		t.Errorf("request_duration_seconds{pusher} count %v, want 2", v)
 	}
 }

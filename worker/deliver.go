@@ -141,8 +141,17 @@ func (w *Worker) attempt(j *job, chunks []*chunk) (out delivery.Outcome) {
 			"events", n, "messages", len(chunks), "message_ids", messageIDs(chunks, 5), "attempt", j.attempt, "class", out.Class.String(), "status", out.Status,
 			"reason", out.Reason, "duration_ms", out.Duration.Milliseconds())
 	}
+	w.m.batchEvents.Observe(float64(n))
 	if out.Class == delivery.Delivered {
 		w.m.eventsDelivered.Add(float64(n))
+		nowMS := w.now().UnixMilli()
+		for _, c := range chunks {
+			for i := range c.events {
+				if t := c.events[i].TimeMS; t > 0 {
+					w.m.eventAge.Observe(float64(max(nowMS-t, 0)) / 1000)
+				}
+			}
+		}
 	}
 	return out
 }

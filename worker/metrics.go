@@ -29,6 +29,9 @@ type metrics struct {
 	sqsErrors        *prometheus.CounterVec
 	sqsCalls         *prometheus.CounterVec
 	requestSeconds   prometheus.Histogram
+	eventAge         prometheus.Histogram
+	batchEvents      prometheus.Histogram
+	queueMessages    *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -60,10 +63,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "hookline", Subsystem: "worker", Name: "request_duration_seconds",
 			Help: "Duration of delivery attempts.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
+		eventAge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hookline", Subsystem: "worker", Name: "event_age_seconds",
+			Help:    "End-to-end age of delivered events: the event's time_ms to the target's acceptance.",
+			Buckets: []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600},
+		}),
+		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hookline", Subsystem: "worker", Name: "batch_events",
+			Help: "Events per delivery request.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
+		}),
+		queueMessages: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "hookline", Subsystem: "worker", Name: "queue_messages",
+			Help: "Approximate messages in the main queue and the DLQ by state (visible, in_flight, delayed), from GetQueueAttributes every --queue-stats-interval.",
+		}, []string{"queue", "state"}),
 	}
 	for _, c := range []prometheus.Collector{m.received, m.deleted, m.deletesAbandoned, m.reReceived, m.noMatch, m.futureVersion,
 		m.ownershipLost, m.heartbeats, m.retries, m.released, m.halved, m.eventsDelivered, m.deferred,
-		m.deadLettered, m.requests, m.sqsErrors, m.sqsCalls, m.requestSeconds} {
+		m.deadLettered, m.requests, m.sqsErrors, m.sqsCalls, m.requestSeconds, m.eventAge, m.batchEvents, m.queueMessages} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("worker: metrics: %w", err)
 		}
@@ -76,11 +92,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		reasonTooLarge, payload.ReasonMalformed, payload.ReasonSockudoJob, payload.ReasonUnsupportedVersion, payload.ReasonInvalid} {
 		m.deadLettered.WithLabelValues(r)
 	}
-	for _, op := range []string{"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch", "SendMessageBatch"} {
+	for _, op := range []string{"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch", "SendMessageBatch", "GetQueueAttributes"} {
 		for _, o := range []string{"ok", "error"} {
 			m.sqsCalls.WithLabelValues(op, o)
 		}
 	}
 	m.sqsCalls.WithLabelValues("ReceiveMessage", "empty")
+	for _, q := range []string{"main", "dlq"} {
+		for _, st := range []string{"visible", "in_flight", "delayed"} {
+			m.queueMessages.WithLabelValues(q, st)
+		}
+	}
 	return m, nil
 }

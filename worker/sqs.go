@@ -54,6 +54,42 @@ func (w *Worker) queueAttributes(ctx context.Context, names ...types.QueueAttrib
 	return out.Attributes, nil
 }
 
+// queueStats reads the approximate message counts of the main queue and
+// the DLQ every Options.QueueStatsInterval until ctx ends. A failed read
+// keeps the last figures (and is counted in sqs_calls_total).
+func (w *Worker) queueStats(ctx context.Context) {
+	if w.opts.QueueStatsInterval < 0 {
+		return
+	}
+	names := []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
+		types.QueueAttributeNameApproximateNumberOfMessagesNotVisible, types.QueueAttributeNameApproximateNumberOfMessagesDelayed}
+	states := [...]string{"visible", "in_flight", "delayed"}
+	t := time.NewTicker(w.opts.QueueStatsInterval)
+	defer t.Stop()
+	for {
+		for _, q := range []struct{ label, url string }{{"main", w.opts.QueueURL}, {"dlq", w.opts.DeadLetterQueueURL}} {
+			var out *sqs.GetQueueAttributesOutput
+			err := w.call("GetQueueAttributes", func(cctx context.Context) (err error) {
+				out, err = w.sqs.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.url), AttributeNames: names})
+				return err
+			})
+			if err != nil {
+				continue
+			}
+			for i, n := range names {
+				if v, perr := strconv.ParseFloat(out.Attributes[string(n)], 64); perr == nil {
+					w.m.queueMessages.WithLabelValues(q.label, states[i]).Set(v)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // maxReceiveCount reads a RedrivePolicy attribute; 0 when there is none.
 func maxReceiveCount(policy string) int {
 	if policy == "" {

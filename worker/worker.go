@@ -111,6 +111,7 @@ const (
 	DefaultWebhookQueuedBytes  = 16 << 20
 	DefaultDeferDelay          = 2 * time.Second
 	DefaultFutureVersionDelay  = 60 * time.Second
+	DefaultQueueStatsInterval  = 30 * time.Second
 	DefaultSQSCallTimeout      = 10 * time.Second
 	DefaultAckLinger           = 10 * time.Millisecond
 )
@@ -160,6 +161,11 @@ type Options struct {
 	// SQSCallTimeout bounds one SQS call other than the long poll (the long
 	// poll gets its wait time plus this). Default 10 s.
 	SQSCallTimeout time.Duration
+	// QueueStatsInterval is how often the worker reads the approximate
+	// message counts of the main queue and the DLQ (GetQueueAttributes,
+	// two billed requests) into hookline_worker_queue_messages. Default
+	// 30 s; negative: never.
+	QueueStatsInterval time.Duration
 	// AckLinger is how long the acker waits for more entries before a
 	// batch call that is not full. Default 10 ms.
 	AckLinger time.Duration
@@ -267,6 +273,8 @@ func New(cfg *config.Config, opts Options, client SQS, sender delivery.Sender) (
 			func() float64 { _, b := w.capacity.held(); return float64(b) }),
 		gauge("inflight_limit_messages", "The in-flight message bound (--max-inflight).",
 			func() float64 { return float64(opts.MaxInFlightMessages) }),
+		gauge("inflight_limit_bytes", "The in-flight bytes bound (--max-inflight-bytes).",
+			func() float64 { return float64(opts.MaxInFlightBytes) }),
 	} {
 		if err := opts.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("worker: metrics: %w", err)
@@ -296,6 +304,9 @@ func setDefaults(o *Options, cfg *config.Config) {
 	}
 	if o.FutureVersionDelay == 0 {
 		o.FutureVersionDelay = DefaultFutureVersionDelay
+	}
+	if o.QueueStatsInterval == 0 {
+		o.QueueStatsInterval = DefaultQueueStatsInterval
 	}
 	if o.SQSCallTimeout == 0 {
 		o.SQSCallTimeout = DefaultSQSCallTimeout
@@ -349,6 +360,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		go func() { defer pollers.Done(); w.poll(ctx, i) }()
 	}
 	go func() { pollers.Wait(); close(w.eng.in) }()
+	statsDone := make(chan struct{})
+	go func() { defer close(statsDone); w.queueStats(ctx) }()
+	defer func() { <-statsDone }()
 	w.log.Info("worker started", "queue_url", w.opts.QueueURL, "pollers", w.cfg.Queue.Concurrency,
 		"fifo", w.opts.FIFO, "visibility_timeout", w.cfg.Queue.VisibilityTimeout.String())
 

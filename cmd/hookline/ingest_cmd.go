@@ -118,7 +118,7 @@ requests in progress, flush the producer, exit 0.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&listen, "listen", ":8080", "address to listen on (all interfaces by default, like the worker; 127.0.0.1:8080 for this host only)")
 	f.DurationVar(&opts.Timeout, "timeout", ingest.DefaultTimeout, "longest wait for SQS before answering 503")
 	f.DurationVar(&linger, "linger", ingest.DefaultLinger, "how long an app's queue message waits for more events, of any POST, after its first (0: the producer's 10 ms)")
 	f.DurationVar(&batchLinger, "batch-linger", producer.DefaultBatchLinger, "how long a queue message waits for others to fill a SendMessageBatch call (negative: send at once)")

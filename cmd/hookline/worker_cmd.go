@@ -41,7 +41,8 @@ the grace period (shutdown_grace_period, default 25 s), release messages whose
 delivery never started, exit 0. A second signal exits at once with status 2.
 
 --listen serves /healthz (liveness, independent of SQS), /readyz (a receive
-succeeded recently) and /metrics (Prometheus).`,
+succeeded recently) and /metrics (Prometheus: deliveries, SQS calls, queue
+depths of the main queue and the DLQ, event age; see docs/production.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, cfg, err := g.setup(e)
@@ -96,6 +97,8 @@ succeeded recently) and /metrics (Prometheus).`,
 	f.DurationVar(&opts.SQSCallTimeout, "sqs-call-timeout", worker.DefaultSQSCallTimeout, "timeout of one SQS call other than the long poll")
 	f.IntVar(&opts.MinPollers, "min-pollers", 1, "pollers that keep long-polling while the queue is dry; the others wait for messages")
 	f.Int64Var(&opts.WebhookQueuedBytes, "webhook-queued-bytes", worker.DefaultWebhookQueuedBytes, "most event bytes waiting for one webhook; more is handed back")
+	f.DurationVar(&opts.QueueStatsInterval, "queue-stats-interval", worker.DefaultQueueStatsInterval,
+		"how often to read the main queue's and the DLQ's message counts into hookline_worker_queue_messages (two billed requests; negative: never)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for benchmarks)")
 	_ = f.MarkHidden("cpuprofile")
 	var appShare float64

@@ -1,0 +1,101 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hookline/hookline/localstack/sqsmem"
+	"github.com/hookline/hookline/worker"
+)
+
+// sample finds the series of name whose labels include all of labels.
+func sample(t *testing.T, reg *prometheus.Registry, name string, labels ...string) *dto.Metric {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
+				}
+				if !found {
+					continue series
+				}
+			}
+			return m
+		}
+	}
+	return nil
+}
+
+// The operational series: queue depths of both queues polled every
+// QueueStatsInterval, the end-to-end age of delivered events, events per
+// request, the in-flight limits; labelled series exported at zero before
+// anything happened.
+func TestOperationalMetrics(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := sqsmem.New()
+		_, mainURL, dlqURL, reg, stop := memWorker(t, srv, 10, worker.Options{QueueStatsInterval: 5 * time.Second})
+		defer stop()
+		for _, l := range [][]string{{"queue", "main", "state", "visible"}, {"queue", "dlq", "state", "delayed"}} {
+			if m := sample(t, reg, "hookline_worker_queue_messages", l...); m == nil || m.GetGauge().GetValue() != 0 {
+				t.Errorf("queue_messages%v at start: %v, want 0", l, m)
+			}
+		}
+		if m := sample(t, reg, "hookline_worker_inflight_limit_bytes"); m == nil || m.GetGauge().GetValue() != float64(worker.DefaultMaxInFlightBytes) {
+			t.Errorf("inflight_limit_bytes %v, want %d", m, worker.DefaultMaxInFlightBytes)
+		}
+		for i := range 2 {
+			if _, err := srv.Client().SendMessage(context.Background(), &sqs.SendMessageInput{
+				QueueUrl: aws.String(dlqURL), MessageBody: aws.String(fmt.Sprintf(`{"dead":%d}`, i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Three events that happened 2 s ago, in one message.
+		then := time.Now().Add(-2 * time.Second).UnixMilli()
+		body := fmt.Sprintf(`{"v":1,"id":"m-1","app_id":"app","events":[`+
+			`{"name":"member_added","channel":"presence-x","user_id":"a","time_ms":%d},`+
+			`{"name":"member_added","channel":"presence-x","user_id":"b","time_ms":%d},`+
+			`{"name":"member_added","channel":"presence-x","user_id":"c","time_ms":%d}]}`, then, then, then)
+		if _, err := srv.Client().SendMessage(context.Background(), &sqs.SendMessageInput{
+			QueueUrl: aws.String(mainURL), MessageBody: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(6 * time.Second) // virtual: the delivery and the next stats poll
+		synctest.Wait()
+		if m := sample(t, reg, "hookline_worker_queue_messages", "queue", "dlq", "state", "visible"); m.GetGauge().GetValue() != 2 {
+			t.Errorf("queue_messages{dlq,visible} = %v, want 2", m.GetGauge().GetValue())
+		}
+		if m := sample(t, reg, "hookline_worker_queue_messages", "queue", "main", "state", "visible"); m.GetGauge().GetValue() != 0 {
+			t.Errorf("queue_messages{main,visible} = %v, want 0 (delivered)", m.GetGauge().GetValue())
+		}
+		age := sample(t, reg, "hookline_worker_event_age_seconds").GetHistogram()
+		if age.GetSampleCount() != 3 || age.GetSampleSum() < 3*2 || age.GetSampleSum() > 3*3 {
+			t.Errorf("event_age_seconds: %d samples summing %.3f s, want 3 of about 2 s each", age.GetSampleCount(), age.GetSampleSum())
+		}
+		batch := sample(t, reg, "hookline_worker_batch_events").GetHistogram()
+		if batch.GetSampleCount() != 1 || batch.GetSampleSum() != 3 {
+			t.Errorf("batch_events: %d requests of %v events, want 1 of 3", batch.GetSampleCount(), batch.GetSampleSum())
+		}
+		if n := srv.Calls()["GetQueueAttributes"]; n < 1+2*2 || n > 1+2*3 {
+			t.Errorf("%d GetQueueAttributes calls in 6 s, want the startup check and two per 5 s poll (5 or 7)", n)
+		}
+	})
+}
