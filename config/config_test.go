@@ -180,6 +180,10 @@ func TestRejectsWithPathAndHint(t *testing.T) {
 			`app_manager.driver: "mysql" is not supported yet; list the apps under app_manager.array`},
 		{"wait time out of range", `{"queue":{"sqs":{"wait_time_seconds":30}}}`,
 			`queue.sqs.wait_time_seconds: 30 is out of range; allowed 0 to 20`},
+		{"invalid region", `{"queue":{"sqs":{"region":"us-east"}}}`,
+			`queue.sqs.region: "us-east" is not an AWS region (like us-east-1`},
+		{"region in capitals", `{"queue":{"sqs":{"region":"US-EAST-1"}}}`,
+			`queue.sqs.region: "US-EAST-1" is not an AWS region`},
 		{"sqs key typo", `{"queue":{"sqs":{"endpoint":"http://127.0.0.1:1"}}}`,
 			`queue.sqs.endpoint: unknown key; did you mean "endpoint_url"?`},
 		{"missing secret", `{"app_manager":{"array":{"apps":[{"id":"a1","key":"k1"}]}}}`,
@@ -414,5 +418,22 @@ func TestWarnsAboutFIFOAttemptsOverTheRedriveBackstop(t *testing.T) {
 	}
 	if !hasWarning(cfg, "webhooks[0]: retry.max_attempts 20 on a FIFO queue") || hasWarning(cfg, "webhooks[1]: retry") {
 		t.Errorf("warnings %q", cfg.Warnings)
+	}
+}
+
+// Real region names pass; an emulator's made-up region is accepted with a
+// warning when the endpoint is set.
+func TestRegionNames(t *testing.T) {
+	for _, r := range []string{"us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1", "il-central-1"} {
+		if _, err := Parse([]byte(`{"queue":{"sqs":{"region":"`+r+`"}}}`), Sources{LookupEnv: noEnv}, Overrides{}); err != nil {
+			t.Errorf("%s: %v", r, err)
+		}
+	}
+	cfg, err := Parse([]byte(`{"queue":{"sqs":{"region":"local","endpoint_url":"http://127.0.0.1:9324"}}}`), Sources{LookupEnv: noEnv}, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) == 0 || !strings.Contains(cfg.Warnings[0], `queue.sqs.region: "local" is not an AWS region; accepted because`) {
+		t.Errorf("warnings %q, want one about the region", cfg.Warnings)
 	}
 }

@@ -629,8 +629,13 @@ func (w *walker) validate(cfg *Config) {
 	if q.Driver != "" && q.Driver != "sqs" {
 		w.warnf("queue.driver", "%q: Hookline always uses SQS (queue.sqs); Sockudo's own queue setting is not used", q.Driver)
 	}
-	if q.Region == "" {
+	switch {
+	case q.Region == "":
 		w.errorf("queue.sqs.region", "is required (or set AWS_REGION)")
+	case !regionPattern.MatchString(q.Region) && q.EndpointURL == "":
+		w.errorf("queue.sqs.region", "%q is not an AWS region (like us-east-1 or eu-west-2; from the file, --region, QUEUE_SQS_REGION or AWS_REGION)", q.Region)
+	case !regionPattern.MatchString(q.Region):
+		w.warnf("queue.sqs.region", "%q is not an AWS region; accepted because queue.sqs.endpoint_url points at an emulator", q.Region)
 	}
 	if q.QueueURL == "" {
 		if !validQueueName(q.MainQueueName()) {
@@ -742,6 +747,10 @@ func resolveLambdaEndpoints(cfg *Config, lookup func(string) (string, bool)) {
 const fifoReceiveBackstop = 10
 
 var appIDPattern = regexp.MustCompile(`^[!-~]{1,128}$`)
+
+// regionPattern matches AWS region names: us-east-1, eu-central-2,
+// us-gov-west-1, cn-northwest-1, us-isob-east-1.
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
 var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 

@@ -132,14 +132,22 @@ func (w *Worker) attempt(j *job, chunks []*chunk) (out delivery.Outcome) {
 	out = w.sender.Send(w.workCtx, req)
 	w.m.requests.WithLabelValues(out.Class.String()).Inc()
 	w.m.requestSeconds.Observe(out.Duration.Seconds())
+	// Debug for a delivery, warn for a failure that will be retried, error
+	// for one that dead-letters (an operator has to act). detail is the
+	// cause in words: "dial tcp: lookup x: no such host", the TLS error,
+	// "no response within 5s", the redirect's Location, the Lambda error.
 	level := slog.LevelDebug
-	if out.Class != delivery.Delivered {
+	switch out.Class {
+	case delivery.Delivered:
+	case delivery.Retryable, delivery.TooLarge: // a first 413 halves the batch
 		level = slog.LevelWarn
+	default:
+		level = slog.LevelError
 	}
 	if w.log.Enabled(w.workCtx, level) {
 		w.log.Log(w.workCtx, level, "delivery", "app_id", j.app.ID, "webhook", j.hook.ID, "target", j.hook.Target(),
 			"events", n, "messages", len(chunks), "message_ids", messageIDs(chunks, 5), "attempt", j.attempt, "class", out.Class.String(), "status", out.Status,
-			"reason", out.Reason, "duration_ms", out.Duration.Milliseconds())
+			"reason", out.Reason, "detail", out.Detail, "duration_ms", out.Duration.Milliseconds())
 	}
 	w.m.batchEvents.Observe(float64(n))
 	if out.Class == delivery.Delivered {

@@ -1,8 +1,15 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hookline/hookline/delivery"
 	"github.com/hookline/hookline/localstack/sqsmem"
 	"github.com/hookline/hookline/worker"
 )
@@ -98,4 +106,65 @@ func TestOperationalMetrics(t *testing.T) {
 			t.Errorf("%d GetQueueAttributes calls in 6 s, want the startup check and two per 5 s poll (5 or 7)", n)
 		}
 	})
+}
+
+// A failed delivery is logged with its cause in words, at the level that
+// fits: warn when it will be retried, error when it dead-letters.
+func TestFailedDeliveryLogsItsCause(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var buf lockedBuffer
+		log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		var calls atomic.Int32
+		sender := delivery.SenderFunc(func(context.Context, *delivery.Request) delivery.Outcome {
+			if calls.Add(1) == 1 {
+				return delivery.Outcome{Class: delivery.Retryable, Reason: "transport-error",
+					Detail: `Post "https://hooks.example/x": dial tcp: lookup hooks.example: no such host`}
+			}
+			return delivery.Outcome{Class: delivery.Permanent, Status: 410, Reason: "http-410", Detail: "410 Gone"}
+		})
+		srv := sqsmem.New()
+		_, mainURL, _, _, stop := memWorkerWith(t, srv, 10, `{"retry":{"max_attempts":3,"initial_backoff_ms":1000,"max_backoff_ms":1000}}`, 1, sender,
+			worker.Options{Logger: log})
+		if _, err := srv.Client().SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(mainURL),
+			MessageBody: aws.String(`{"v":1,"id":"m-1","app_id":"app","events":[{"name":"member_added","channel":"presence-x","user_id":"a"}]}`)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second) // virtual: the attempt, the retry's delay, the second attempt
+		synctest.Wait()
+		stop()
+		var levels []string
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != "delivery" {
+				continue
+			}
+			levels = append(levels, fmt.Sprint(rec["level"], " ", rec["reason"], " ", rec["detail"]))
+		}
+		want := []string{
+			`WARN transport-error Post "https://hooks.example/x": dial tcp: lookup hooks.example: no such host`,
+			"ERROR http-410 410 Gone",
+		}
+		if !slices.Equal(levels, want) {
+			t.Errorf("delivery log lines:\n%s\nwant:\n%s", strings.Join(levels, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

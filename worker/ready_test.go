@@ -42,7 +42,10 @@ func memWorkerWith(t *testing.T, srv *sqsmem.Server, maxReceive int, webhooks st
 		t.Fatal(err)
 	}
 	opts.QueueURL, opts.DeadLetterQueueURL = mainURL, dlqURL
-	opts.SQSCallTimeout, opts.GracePeriod, opts.Logger = 2*time.Second, 3*time.Second, testLogger(t)
+	opts.SQSCallTimeout, opts.GracePeriod = 2*time.Second, 3*time.Second
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
 	reg = prometheus.NewRegistry()
 	opts.Registry = reg
 	if sender == nil {

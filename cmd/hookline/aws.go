@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -13,13 +15,31 @@ import (
 
 // loadAWS loads the AWS configuration for region from the default chain
 // (env, shared files, ECS task role, IRSA, Pod Identity).
+//
+// It fetches the credentials once, so that a machine without any fails at
+// startup saying what to set, not at the first SQS call with the SDK's
+// "failed to refresh cached credentials".
 func loadAWS(ctx context.Context, region string) (aws.Config, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws config: %w", err)
 	}
+	if awsCfg.Credentials == nil {
+		return aws.Config{}, errors.New("aws config: no credentials provider")
+	}
+	cctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
+	defer cancel()
+	if _, err := awsCfg.Credentials.Retrieve(cctx); err != nil {
+		return aws.Config{}, fmt.Errorf("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, "+
+			"or run with an IAM role (ECS task role, EKS IRSA or Pod Identity); for a local emulator any values do, "+
+			"e.g. AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test (%w)", err)
+	}
 	return awsCfg, nil
 }
+
+// credentialsTimeout bounds the first credentials fetch (the instance
+// metadata service, an STS web-identity exchange).
+const credentialsTimeout = 15 * time.Second
 
 // sqsClient builds the SQS client for the resolved queue settings. The
 // endpoint is the one config resolved with Hookline's precedence; it is set

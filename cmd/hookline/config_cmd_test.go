@@ -100,8 +100,19 @@ func TestConfigCheckWarnsAboutPlainHTTP(t *testing.T) {
 
 func TestMissingConfigFileFails(t *testing.T) {
 	code, _, stderr := hookline(t, noEnv, "config", "check", "--config", filepath.Join(t.TempDir(), "nope.json"))
-	if code != 1 || !strings.Contains(stderr, "nope.json") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "nope.json") || !strings.Contains(stderr, "from --config") ||
+		!strings.Contains(stderr, "pass --config FILE or set HOOKLINE_CONFIG") {
+		t.Errorf("exit %d, stderr %q; want the path, where it came from and how to set it", code, stderr)
+	}
+	missing := filepath.Join(t.TempDir(), "env.json")
+	fromEnv := func(k string) (string, bool) {
+		if k == "HOOKLINE_CONFIG" {
+			return missing, true
+		}
+		return "", false
+	}
+	if code, _, stderr := hookline(t, fromEnv, "config", "check"); code != 1 || !strings.Contains(stderr, missing+" (from HOOKLINE_CONFIG)") {
+		t.Errorf("exit %d, stderr %q; want it to name HOOKLINE_CONFIG", code, stderr)
 	}
 }
 
@@ -118,5 +129,40 @@ func TestIngestRejectsNonPositiveReadTimeout(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, args[0]) {
 			t.Errorf("ingest %v: exit %d, stderr %q; want a failure naming %s", args, code, stderr, args[0])
 		}
+	}
+}
+
+// --log-format text writes plain text when stderr is not a terminal: no
+// ANSI colour codes in files or log collectors.
+func TestTextLogsHaveNoColourOffATerminal(t *testing.T) {
+	var stderr bytes.Buffer
+	g := &globalFlags{logFormat: "text", logLevel: "info"}
+	log, err := g.logger(&env{stderr: &stderr, lookupEnv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Warn("delivery", "webhook", "wh_1", "status", 503)
+	if out := stderr.String(); !strings.Contains(out, "WRN delivery webhook=wh_1 status=503") || strings.Contains(out, "\x1b[") {
+		t.Errorf("text log off a terminal: %q; want plain text without colour codes", out)
+	}
+}
+
+// Without AWS credentials a command that talks to SQS fails at once,
+// saying what to set (not at the first call, in the SDK's words).
+func TestMissingAWSCredentialsSayWhatToSet(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfgPath, []byte(`{"queue":{"sqs":{"region":"us-east-1","endpoint_url":"http://127.0.0.1:1"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := hookline(t, noEnv, "queues", "create", "--config", cfgPath)
+	if code != 1 || !strings.Contains(stderr, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("exit %d, stderr %q; want 1 saying which variables to set", code, stderr)
 	}
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -71,7 +74,17 @@ func defaultConfigPath(e *env) string {
 
 // loadConfig loads the config file with the process environment and flags.
 func (g *globalFlags) loadConfig(e *env) (*config.Config, error) {
-	return config.Load(g.configPath, config.Sources{LookupEnv: e.lookupEnv, ReadFile: os.ReadFile}, g.overrides)
+	cfg, err := config.Load(g.configPath, config.Sources{LookupEnv: e.lookupEnv, ReadFile: os.ReadFile}, g.overrides)
+	if errors.Is(err, fs.ErrNotExist) {
+		from := "the default, ./config.json"
+		if v, ok := e.lookupEnv("HOOKLINE_CONFIG"); ok && v == g.configPath {
+			from = "from HOOKLINE_CONFIG"
+		} else if g.configPath != "config.json" {
+			from = "from --config"
+		}
+		return nil, fmt.Errorf("config file %s (%s) does not exist: pass --config FILE or set HOOKLINE_CONFIG", g.configPath, from)
+	}
+	return cfg, err
 }
 
 // setup builds the logger and loads the config, logging its warnings.
@@ -104,16 +117,20 @@ func (g *globalFlags) logger(e *env) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return nil, usageError{err}
 	}
+	f, ok := e.stderr.(*os.File)
+	terminal := ok && isatty.IsTerminal(f.Fd())
 	format := strings.ToLower(g.logFormat)
 	if format == "auto" {
 		format = "json"
-		if f, ok := e.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		if terminal {
 			format = "text"
 		}
 	}
 	switch format {
 	case "text":
-		return slog.New(tint.NewTextHandler(e.stderr, &tint.Options{Level: level})), nil
+		// Colour only on a terminal, and never with NO_COLOR (no-color.org).
+		_, noColor := e.lookupEnv("NO_COLOR")
+		return slog.New(tint.NewTextHandler(e.stderr, &tint.Options{Level: level, NoColor: noColor || !terminal})), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: durationText})), nil
 	default:
