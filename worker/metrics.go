@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookline/hookline/delivery"
 	"github.com/hookline/hookline/payload"
 )
 
@@ -98,6 +99,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	m.sqsCalls.WithLabelValues("ReceiveMessage", "empty")
+	for _, c := range []delivery.Class{delivery.Delivered, delivery.Retryable, delivery.Permanent, delivery.TooLarge} {
+		m.requests.WithLabelValues(c.String())
+	}
+	for _, op := range []string{"receive", "delete", "send", "send-dlq", "visibility", "heartbeat"} {
+		m.sqsErrors.WithLabelValues(op)
+	}
 	for _, q := range []string{"main", "dlq"} {
 		for _, st := range []string{"visible", "in_flight", "delayed"} {
 			m.queueMessages.WithLabelValues(q, st)

@@ -67,6 +67,13 @@ func TestOperationalMetrics(t *testing.T) {
 				t.Errorf("queue_messages%v at start: %v, want 0", l, m)
 			}
 		}
+		for _, s := range [][]string{{"hookline_worker_requests_total", "class", "retryable"}, {"hookline_worker_requests_total", "class", "permanent"},
+			{"hookline_worker_sqs_errors_total", "op", "send-dlq"}, {"hookline_worker_sqs_errors_total", "op", "heartbeat"},
+			{"hookline_worker_dead_letters_total", "reason", "retries-exhausted"}} {
+			if m := sample(t, reg, s[0], s[1:]...); m == nil || m.GetCounter().GetValue() != 0 {
+				t.Errorf("%s%v at start: %v, want 0", s[0], s[1:], m)
+			}
+		}
 		if m := sample(t, reg, "hookline_worker_inflight_limit_bytes"); m == nil || m.GetGauge().GetValue() != float64(worker.DefaultMaxInFlightBytes) {
 			t.Errorf("inflight_limit_bytes %v, want %d", m, worker.DefaultMaxInFlightBytes)
 		}
