@@ -496,6 +496,9 @@ func TestRetriesBounded(t *testing.T) {
 				if got := metric(t, reg, "hookline_producer_retries_total"); got != float64(tc.wantCalls-1) {
 					t.Errorf("retries_total = %v, want %d", got, tc.wantCalls-1)
 				}
+				if got := metric(t, reg, "hookline_producer_sqs_calls_total"); got != float64(tc.wantCalls) {
+					t.Errorf("sqs_calls_total = %v, want %d (every call, all failed)", got, tc.wantCalls)
+				}
 			})
 		})
 	}

@@ -16,6 +16,7 @@ type metrics struct {
 	retries         prometheus.Counter
 	failedEntries   *prometheus.CounterVec
 	callErrors      *prometheus.CounterVec
+	sqsCalls        *prometheus.CounterVec
 	buffered        prometheus.Gauge
 }
 
@@ -34,14 +35,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		retries:         counter("retries_total", "Envelopes sent again after a retryable failure."),
 		failedEntries:   vec("failed_entries_total", "SendMessageBatch entries SQS reported Failed, by error code.", "code"),
 		callErrors:      vec("call_errors_total", "SendMessageBatch calls that failed as a whole, by error code (\"\" for network errors).", "code"),
+		sqsCalls:        vec("sqs_calls_total", "SQS API calls by operation and outcome (ok, error; a call with Failed entries is ok).", "op", "outcome"),
 		buffered: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hookline", Subsystem: "producer", Name: "buffer_events",
 			Help: "Events handed off and not yet settled (bounded by Options.BufferEvents)."}),
 	}
 	for _, c := range []prometheus.Collector{m.eventsPublished, m.eventsFailed, m.envelopesSent, m.batchCalls,
-		m.retries, m.failedEntries, m.callErrors, m.buffered} {
+		m.retries, m.failedEntries, m.callErrors, m.sqsCalls, m.buffered} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("producer: metrics: %w", err)
 		}
+	}
+	for _, o := range []string{"ok", "error"} {
+		m.sqsCalls.WithLabelValues("SendMessageBatch", o)
 	}
 	return m, nil
 }

@@ -181,6 +181,11 @@ func (p *Producer) attempt(batch []*envelope) []*envelope {
 	out, err := p.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(p.opts.QueueURL), Entries: entries}, noSDKRetries)
 	cancel()
 	p.m.batchCalls.Inc()
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	p.m.sqsCalls.WithLabelValues("SendMessageBatch", outcome).Inc()
 
 	if err != nil {
 		code, retry, maybeSent := classify(err)
