@@ -610,4 +610,3 @@ func keys[T any](m map[string]T) []string {
 		}
 	})
 }
-
