@@ -61,7 +61,7 @@ HOOKLINE_APP_<ID>_SECRET. AWS credentials come from the default chain.`,
 	pf.StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 
 	root.AddCommand(newConfigCmd(e, g), newQueuesCmd(e, g), newWorkerCmd(e, g), newIngestCmd(e, g), newSendCmd(e, g), newReceiveCmd(e, g),
-		newHealthcheckCmd(e))
+		newDLQCmd(e, g), newHealthcheckCmd(e))
 	return root
 }
 
