@@ -1,7 +1,8 @@
 // Command hookline delivers Pusher-compatible webhooks through AWS SQS.
 //
 // One binary, several commands: "config check" validates a Sockudo
-// config.json, "queues create" sets up the SQS queue pair. Run
+// config.json, "queues create" sets up the SQS queue pair, "dlq" inspects,
+// redrives and purges the dead-letter queue. Run
 // "hookline --help" for the list. main only maps errors to exit codes:
 // 0 success, 1 failure, 2 bad usage.
 package main
