@@ -265,8 +265,6 @@ func redriveProgress(ctx context.Context, e *env, api dlq.API, url string) (prog
 		progressbar.OptionSetWriter(e.stderr),
 		progressbar.OptionSetDescription("redriving"),
 		progressbar.OptionShowCount(),
-		progressbar.OptionSetItsString("msg"),
-		progressbar.OptionShowIts(),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
