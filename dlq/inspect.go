@@ -72,7 +72,8 @@ type Sample struct {
 // with a short visibility timeout, keeps each message once (by MessageId),
 // and makes every received message visible again when done. It stops at
 // Limit matches, after MaxScan messages, or when a receive brings nothing
-// new.
+// new (an empty receive is believed when the queue reports nothing
+// visible; otherwise three in a row end it).
 func Inspect(ctx context.Context, api API, url string, opts InspectOptions) (*Sample, error) {
 	opts = opts.withDefaults()
 	depth, err := QueueDepth(ctx, api, url)
@@ -88,7 +89,8 @@ func Inspect(ctx context.Context, api API, url string, opts InspectOptions) (*Sa
 		defer cancel()
 		s.Unreleased, _ = release(rctx, api, url, slices.Collect(maps.Values(held)))
 	}()
-	for len(s.Messages) < opts.Limit && s.Scanned < opts.MaxScan {
+	idle := 0
+	for len(s.Messages) < opts.Limit && s.Scanned < opts.MaxScan && idle < idleReceives {
 		msgs, err := receive(ctx, api, url, opts.MaxScan-s.Scanned, opts.Visibility, inspectWait)
 		if err != nil {
 			return nil, err
@@ -107,8 +109,13 @@ func Inspect(ctx context.Context, api API, url string, opts InspectOptions) (*Sa
 				s.Messages = append(s.Messages, m)
 			}
 		}
-		if fresh == 0 {
-			break
+		switch {
+		case len(msgs) == 0 && !visibleLeft(ctx, api, url):
+			return s, nil
+		case fresh == 0:
+			idle++
+		default:
+			idle = 0
 		}
 	}
 	return s, nil

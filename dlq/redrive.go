@@ -26,9 +26,11 @@ const DefaultRedriveVisibility = 5 * time.Minute
 // redriveWait is the receives' long-poll wait (see inspectWait).
 const redriveWait = time.Second
 
-// idleReceives is how many receives in a row that bring only messages seen
-// before (their visibility ran out during a long run) end it; an empty
-// receive ends it at once.
+// idleReceives is how many receives in a row that bring nothing new end a
+// run: only messages seen before (their visibility ran out during a long
+// run), or nothing although the queue reports visible messages (a receive
+// can come back empty early: SQS is distributed, and emulators do it too).
+// An empty receive from a queue with nothing visible ends it at once.
 const idleReceives = 3
 
 // attrPrefix marks Hookline's dead-letter attributes, dropped on redrive.
@@ -146,8 +148,8 @@ func Redrive(ctx context.Context, api API, q Queues, opts RedriveOptions) (Count
 				batch = append(batch, m)
 			}
 		}
-		if len(msgs) == 0 {
-			break // a long poll found nothing visible: the DLQ is done
+		if len(msgs) == 0 && !visibleLeft(ctx, api, q.DeadLetter) {
+			break // nothing visible is left: the DLQ is done
 		}
 		if fresh == 0 {
 			idle++
@@ -167,6 +169,13 @@ func Redrive(ctx context.Context, api API, q Queues, opts RedriveOptions) (Count
 		runErr = err
 	}
 	return c, runErr
+}
+
+// visibleLeft reports whether the queue says it has visible messages; on
+// an error it says no, so a run always ends.
+func visibleLeft(ctx context.Context, api API, url string) bool {
+	d, err := QueueDepth(ctx, api, url)
+	return err == nil && d.Visible > 0
 }
 
 // redriveBatch sends batch to the main queue and deletes from the DLQ what
