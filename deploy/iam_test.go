@@ -89,11 +89,12 @@ func TestIAMPolicies(t *testing.T) {
 			lambdas, kms),
 		"ingest": slices.Concat(grants(mainQ, "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"), kms),
 		// Inspect, purge and redrive the DLQ (SQS's move task reads the
-		// source and sends to the destination with the caller's rights).
+		// source and sends to the destination with the caller's rights;
+		// `redrive --server-side` reads the main queue's ARN).
 		"dlq-tool": slices.Concat(
 			grants(dlq, "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
 				"sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask"),
-			grants(mainQ, "sqs:SendMessage", "sqs:GetQueueUrl"), kms),
+			grants(mainQ, "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"), kms),
 		"queues-create": slices.Concat(
 			grants(mainQ, "sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:TagQueue"),
 			grants(dlq, "sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:TagQueue")),
