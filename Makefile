@@ -11,7 +11,7 @@ FAUXQS      := localstack/node_modules/.package-lock.json
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
 
-.PHONY: help build build-linux test test-reliability lint vet demo bench clean
+.PHONY: help build build-linux test test-reliability lint vet demo run bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,8 +62,12 @@ test-reliability: $(FAUXQS) ## The fault-injection suite at full size (kill -9, 
 	@mkdir -p bin
 	$(GO) test -count=1 -v -timeout 60m ./reliability -args -full -report $(CURDIR)/bin/reliability.md
 
-demo: build $(FAUXQS) ## End to end on a local SQS (grows with each issue; see README)
+demo: build $(FAUXQS) ## End to end on a local SQS and a Lambda under the Runtime Interface Emulator: deliveries, a dead letter, inspect, redrive (see README)
 	scripts/demo
+
+.PHONY: run
+run: build $(FAUXQS) ## The demo, then keep the stack (SQS, Lambda, worker, ingest, receiver) up until Ctrl-C
+	RUN=1 scripts/demo
 
 bench: ## Benchmarks (speed and memory targets)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
