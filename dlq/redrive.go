@@ -63,6 +63,11 @@ type Counts struct {
 	Unmatched int
 	// Failed messages were refused by the main queue. They stay in the DLQ.
 	Failed int
+	// Again messages are new dead letters of envelopes this run redrove
+	// already: redriven, they failed again (the cause is not fixed yet).
+	// They stay in the DLQ for the next run; redriving them again would
+	// loop.
+	Again int
 	// NotDeleted messages were accepted by the main queue but their delete
 	// from the DLQ failed: they are in both queues (a later redrive sends
 	// them again; receivers de-duplicate on event ids).
@@ -72,7 +77,7 @@ type Counts struct {
 }
 
 // Seen is every distinct message the run looked at.
-func (c Counts) Seen() int { return c.Redriven + c.Skipped + c.Unmatched + c.Failed }
+func (c Counts) Seen() int { return c.Redriven + c.Skipped + c.Unmatched + c.Failed + c.Again }
 
 // maxErrors is how many failure descriptions Counts keeps.
 const maxErrors = 10
@@ -90,8 +95,9 @@ func (c *Counts) addError(format string, args ...any) {
 // receives batches of 10, sends the rewritten envelopes with one
 // SendMessageBatch, and deletes from the DLQ only the entries the send
 // reported Successful. Messages left in place (filtered out, not
-// envelopes, refused by the main queue) are made visible again when the
-// run ends.
+// envelopes, refused by the main queue, or a new dead letter of an
+// envelope this run redrove — it failed again, and redriving it again would
+// loop) are made visible again when the run ends.
 //
 // A cancelled ctx ends the run after the batch in hand; Redrive then
 // returns the counts and ctx's error. Any other error is an SQS call that
@@ -102,6 +108,9 @@ func Redrive(ctx context.Context, api API, q Queues, opts RedriveOptions) (Count
 		opts.Visibility = DefaultRedriveVisibility
 	}
 	var c Counts
+	// The envelopes (and their targets) this run redrove: a dead letter of
+	// one of them seen later is that redrive failing again.
+	redriven := map[string]bool{}
 	seen := map[string]bool{}
 	kept := map[string]types.Message{} // left in place, by MessageId: released at the end
 	work := context.WithoutCancel(ctx)
@@ -138,6 +147,9 @@ func Redrive(ctx context.Context, api API, q Queues, opts RedriveOptions) (Count
 			seen[m.MessageID] = true
 			fresh++
 			switch {
+			case m.Envelope && redriven[redriveKey(m)]:
+				c.Again++
+				kept[m.MessageID] = raw
 			case !opts.Filter.Match(m):
 				c.Unmatched++
 				kept[m.MessageID] = raw
@@ -157,6 +169,9 @@ func Redrive(ctx context.Context, api API, q Queues, opts RedriveOptions) (Count
 			idle = 0
 		}
 		if len(batch) > 0 {
+			for _, m := range batch {
+				redriven[redriveKey(m)] = true
+			}
 			redriveBatch(work, api, q, batch, &c, kept)
 		}
 		if opts.Progress != nil {
@@ -169,6 +184,12 @@ func Redrive(ctx context.Context, api API, q Queues, opts RedriveOptions) (Count
 		runErr = err
 	}
 	return c, runErr
+}
+
+// redriveKey names what a dead letter asks to be delivered: the envelope
+// and the webhooks it still owes.
+func redriveKey(m *Message) string {
+	return m.AppID + "\x00" + m.EnvelopeID + "\x00" + strings.Join(m.Targets, "\x00")
 }
 
 // visibleLeft reports whether the queue says it has visible messages; on

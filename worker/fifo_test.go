@@ -1,10 +1,12 @@
 package worker_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/dlq"
 	"github.com/hookline/hookline/payload"
 	"github.com/hookline/hookline/receiver"
 	"github.com/hookline/hookline/worker"
@@ -93,4 +95,53 @@ func TestFIFODeadLettersAndMovesOn(t *testing.T) {
 	if evs := rec.Events(); len(evs) != 1 || evs[0].UserID != "1" {
 		t.Errorf("after the dead letter the receiver got %v, want user 1's event", evs)
 	}
+}
+
+// FIFO: a dead letter redriven to the main queue (same envelope id, its
+// attempts reset, a new SQS message) that fails again within SQS's 5-minute
+// deduplication window gets a dead letter of its own. The copy's
+// deduplication id is per SQS message: were it per envelope id and
+// attempt, SQS would drop the second copy as a duplicate, report it
+// Successful, and the worker would delete the original — the event lost.
+func TestFIFORedrivenFailureIsDeadLetteredAgain(t *testing.T) {
+	rec, srv := server(t, receiver.StaticApps{"k": {ID: "app", Secret: "s"}})
+	rec.Respond(receiver.Sequence(410))
+	h := newHarness(t, []app{{"app", "k", "s", []string{
+		fmt.Sprintf(`{"id":"hook","url":%q,"event_types":["member_added"]}`, srv.URL),
+	}}}, fastRetry, true)
+	sendSeq(h, "app", 1)
+	w := h.start(worker.Options{}, nil)
+	q := dlq.Queues{Main: h.mainURL, DeadLetter: h.dlqURL, FIFO: true}
+	waitDLQ := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			d, err := dlq.QueueDepth(context.Background(), h.client, h.dlqURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Visible == 1 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the DLQ holds %+v after 60 s, want 1 visible message", what, d)
+			}
+			time.Sleep(100 * time.Millisecond) // SQS has no change notification: poll its counters
+		}
+	}
+	waitDLQ("the first failure")
+	c, err := dlq.Redrive(context.Background(), h.client, q, dlq.RedriveOptions{})
+	if err != nil || c.Redriven != 1 {
+		t.Fatalf("redrive: %+v, %v", c, err)
+	}
+	waitDLQ("the redriven message's failure")
+	w.stop(t, time.Minute)
+	m := h.dlq(1, 10*time.Second)[0]
+	if got := attr(m, worker.AttrReason); got != "permanent-failure" {
+		t.Errorf("second dead letter's reason %q", got)
+	}
+	if n := len(rec.Deliveries()); n != 2 {
+		t.Errorf("%d requests, want 2 (the first receipt and the redriven one)", n)
+	}
+	h.assertDrained()
 }

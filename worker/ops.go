@@ -127,7 +127,12 @@ func (w *Worker) deadLetterEntry(op *ackOp, m *message, dc deadCopy) (*sendEntry
 	e := types.SendMessageBatchRequestEntry{MessageBody: aws.String(string(body)), MessageAttributes: attrs}
 	if w.opts.FIFO {
 		e.MessageGroupId = aws.String(m.env.AppID)
-		e.MessageDeduplicationId = aws.String(dedupID(m.env.ID + ":" + strconv.Itoa(m.attempt) + ":" + p.target))
+		// Per main-queue message and webhook: a crash's second copy of the
+		// same message is dropped by SQS, while a redriven message (a new
+		// SQS message with the same envelope id, its attempts reset) that
+		// fails again gets a copy of its own, even within SQS's 5-minute
+		// deduplication window.
+		e.MessageDeduplicationId = aws.String(dedupID(m.sqsID + ":" + p.target))
 	}
 	return &sendEntry{op: op, dlq: true, entry: e, size: len(body) + attrsSize(attrs), kind: "dead-letter", reason: dc.reason,
 		logArgs: []any{"envelope_id", m.env.ID, "app_id", m.env.AppID, "reason", dc.reason, "webhook", p.target,

@@ -196,10 +196,12 @@ messages the main queue accepted. A refused send leaves its message in the DLQ.
 Filters (--reason, --webhook, --app; each repeatable, all must hold) select
 what is redriven. Messages left in place (filtered out; bodies that are not
 envelopes, e.g. malformed-body or sockudo-job, which the worker would only
-dead-letter again, counted as skipped; refused sends) stay hidden while the
-run lasts, so it moves on through the queue, and are made visible again when
-it ends. On FIFO queues the worker's order rules apply: a receive returns
-one message per group, so filter by --app there.
+dead-letter again, counted as skipped; refused sends; a redriven message
+dead-lettered again during the run, never redriven twice in one run) stay
+hidden while the run lasts,
+so it moves on through the queue, and are made visible again when it ends.
+On FIFO queues a message left in place holds its app's group for the run, so
+a filtered run stops at the first one of each app: filter by --app there.
 
 Prints a progress bar on a terminal and a final count "redriven N, skipped K,
 failed F". Exit status 1 when any message failed. Ctrl-C stops after the
@@ -288,6 +290,9 @@ func reportRedrive(e *env, q dlq.Queues, c dlq.Counts, err error, interrupted bo
 	fmt.Fprintln(e.stdout)
 	if c.Skipped > 0 {
 		fmt.Fprintf(e.stdout, "skipped: %d messages that are not envelopes stay in %s (see `hookline dlq inspect --reason malformed-body`)\n", c.Skipped, q.DeadLetter)
+	}
+	if c.Again > 0 {
+		fmt.Fprintf(e.stdout, "failed again: %d redriven messages were dead-lettered again during this run and stay in the DLQ; fix the cause, then run it again\n", c.Again)
 	}
 	if c.NotDeleted > 0 {
 		fmt.Fprintf(e.stdout, "warning: %d messages reached the main queue but could not be deleted from the DLQ; a later redrive sends them again (receivers de-duplicate on event ids)\n", c.NotDeleted)
