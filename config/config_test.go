@@ -424,7 +424,7 @@ func TestWarnsAboutFIFOAttemptsOverTheRedriveBackstop(t *testing.T) {
 // Real region names pass; an emulator's made-up region is accepted with a
 // warning when the endpoint is set.
 func TestRegionNames(t *testing.T) {
-	for _, r := range []string{"us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1", "il-central-1"} {
+	for _, r := range []string{"us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1", "il-central-1", "eusc-de-east-1"} {
 		if _, err := Parse([]byte(`{"queue":{"sqs":{"region":"`+r+`"}}}`), Sources{LookupEnv: noEnv}, Overrides{}); err != nil {
 			t.Errorf("%s: %v", r, err)
 		}

@@ -749,8 +749,8 @@ const fifoReceiveBackstop = 10
 var appIDPattern = regexp.MustCompile(`^[!-~]{1,128}$`)
 
 // regionPattern matches AWS region names: us-east-1, eu-central-2,
-// us-gov-west-1, cn-northwest-1, us-isob-east-1.
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+// us-gov-west-1, cn-northwest-1, us-isob-east-1, eusc-de-east-1.
+var regionPattern = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
 
 var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 

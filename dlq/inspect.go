@@ -111,7 +111,7 @@ func Inspect(ctx context.Context, api API, url string, opts InspectOptions) (*Sa
 		}
 		switch {
 		case len(msgs) == 0 && !visibleLeft(ctx, api, url):
-			return s, nil
+			return s, ctx.Err() // nil unless interrupted
 		case fresh == 0:
 			idle++
 		default:

@@ -161,6 +161,9 @@ func Redrive(ctx context.Context, api API, q Queues, opts RedriveOptions) (Count
 			}
 		}
 		if len(msgs) == 0 && !visibleLeft(ctx, api, q.DeadLetter) {
+			if ctx.Err() != nil {
+				runErr = ctx.Err() // interrupted, not done
+			}
 			break // nothing visible is left: the DLQ is done
 		}
 		if fresh == 0 {

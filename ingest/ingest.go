@@ -47,7 +47,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,9 +64,10 @@ const (
 	DefaultDedupWindow  = 10 * time.Minute
 	DefaultRetryAfter   = 5 * time.Second
 	// DefaultMaxEventsPerPublish is the most events of a POST handed to
-	// the publisher in one call; a POST with more is published in parts,
-	// side by side. It must not exceed the producer's BufferEvents.
-	DefaultMaxEventsPerPublish = 1000
+	// the publisher in one call (the producer's buffer); a POST with more
+	// is published in parts, one after another, in order. It must not
+	// exceed the producer's BufferEvents.
+	DefaultMaxEventsPerPublish = producer.DefaultBufferEvents
 	// DefaultLinger is the producer linger `hookline ingest` uses: the
 	// events of an app's POSTs arriving within it share an SQS message.
 	// Like Sockudo's batching duration.
@@ -306,29 +306,16 @@ func (h *Handler) parse(body []byte, endpoint string) ([]payload.Event, *problem
 	return events, nil
 }
 
-// publish hands the POST's events to the publisher, in parts of at most
-// MaxEventsPerPublish side by side, and returns the first error.
+// publish hands the POST's events to the publisher in parts of at most
+// MaxEventsPerPublish, one after another, so their order holds (FIFO
+// queues keep it per app); the first failure stops it and is the answer.
 func (h *Handler) publish(ctx context.Context, appID string, evs []payload.Event) error {
-	if len(evs) <= h.opts.MaxEventsPerPublish {
-		return h.pub.Publish(ctx, appID, evs...)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 0, len(evs)/h.opts.MaxEventsPerPublish+1)
-	var mu sync.Mutex
 	for part := range slices.Chunk(evs, h.opts.MaxEventsPerPublish) {
-		wg.Go(func() {
-			if err := h.pub.Publish(ctx, appID, part...); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
+		if err := h.pub.Publish(ctx, appID, part...); err != nil {
+			return err
+		}
 	}
-	wg.Wait()
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs[0]
+	return nil
 }
 
 // eventIDs gives every event of the POST its delivery id: a hash of the

@@ -223,7 +223,7 @@ func TestNegativeTimeIs400(t *testing.T) {
 }
 
 // A POST with more events than one Publish call takes is published in
-// parts, every event once, ids in body order.
+// parts, in body order (FIFO queues keep it), every event once.
 func TestLargePostIsPublishedInParts(t *testing.T) {
 	pub := &fakePublisher{}
 	srv := newServer(t, pub, ingest.Options{MaxEventsPerPublish: 100, MaxBodyBytes: 1 << 20})
@@ -239,12 +239,19 @@ func TestLargePostIsPublishedInParts(t *testing.T) {
 		t.Fatalf("%d Publish calls, want 3 (100, 100, 50)", len(pub.calls))
 	}
 	seen := map[string]string{}
+	var order []string
 	for _, c := range pub.calls {
 		if len(c.events) > 100 {
 			t.Errorf("a call of %d events", len(c.events))
 		}
 		for _, e := range c.events {
 			seen[e.UserID] = e.ID
+			order = append(order, e.UserID)
+		}
+	}
+	for i, u := range order {
+		if u != "u"+strconv.Itoa(i) {
+			t.Fatalf("published order %v…: event %d is %s, want the body's order", order[:min(len(order), 5)], i, u)
 		}
 	}
 	prefix, _, _ := strings.Cut(seen["u0"], ":")

@@ -56,7 +56,9 @@ func (w *Worker) queueAttributes(ctx context.Context, names ...types.QueueAttrib
 
 // queueStats reads the approximate message counts of the main queue and
 // the DLQ every Options.QueueStatsInterval until ctx ends. A failed read
-// keeps the last figures (and is counted in sqs_calls_total).
+// keeps the last figures (and is counted in sqs_calls_total); it never
+// touches readiness, which follows the calls that move messages. Its calls
+// run under ctx, so a stop never waits for them.
 func (w *Worker) queueStats(ctx context.Context) {
 	if w.opts.QueueStatsInterval < 0 {
 		return
@@ -68,14 +70,17 @@ func (w *Worker) queueStats(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for _, q := range []struct{ label, url string }{{"main", w.opts.QueueURL}, {"dlq", w.opts.DeadLetterQueueURL}} {
-			var out *sqs.GetQueueAttributesOutput
-			err := w.call("GetQueueAttributes", func(cctx context.Context) (err error) {
-				out, err = w.sqs.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.url), AttributeNames: names})
-				return err
-			})
+			if ctx.Err() != nil {
+				return
+			}
+			cctx, cancel := context.WithTimeout(ctx, w.opts.SQSCallTimeout)
+			out, err := w.sqs.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.url), AttributeNames: names})
+			cancel()
 			if err != nil {
+				w.m.sqsCalls.WithLabelValues("GetQueueAttributes", "error").Inc()
 				continue
 			}
+			w.m.sqsCalls.WithLabelValues("GetQueueAttributes", "ok").Inc()
 			for i, n := range names {
 				if v, perr := strconv.ParseFloat(out.Attributes[string(n)], 64); perr == nil {
 					w.m.queueMessages.WithLabelValues(q.label, states[i]).Set(v)

@@ -30,9 +30,12 @@ func loadAWS(ctx context.Context, region string) (aws.Config, error) {
 	cctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
 	defer cancel()
 	if _, err := awsCfg.Credentials.Retrieve(cctx); err != nil {
-		return aws.Config{}, fmt.Errorf("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, "+
-			"or run with an IAM role (ECS task role, EKS IRSA or Pod Identity); for a local emulator any values do, "+
-			"e.g. AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test (%w)", err)
+		// The chain's error says which source failed and why (no source
+		// at all, or a role whose trust policy refuses this workload).
+		return aws.Config{}, fmt.Errorf("could not get AWS credentials (%w); without any, set AWS_ACCESS_KEY_ID and "+
+			"AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an IAM role (ECS task role, EKS IRSA or Pod Identity: "+
+			"if one is set up, the cause above says why it was refused); for a local emulator any values do, "+
+			"e.g. AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test", err)
 	}
 	return awsCfg, nil
 }

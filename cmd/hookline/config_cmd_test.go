@@ -162,7 +162,8 @@ func TestMissingAWSCredentialsSayWhatToSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := hookline(t, noEnv, "queues", "create", "--config", cfgPath)
-	if code != 1 || !strings.Contains(stderr, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") {
+	if code != 1 || !strings.Contains(stderr, "could not get AWS credentials") ||
+		!strings.Contains(stderr, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") {
 		t.Errorf("exit %d, stderr %q; want 1 saying which variables to set", code, stderr)
 	}
 }
