@@ -437,3 +437,80 @@ func TestRegionNames(t *testing.T) {
 		t.Errorf("warnings %q, want one about the region", cfg.Warnings)
 	}
 }
+
+// Sockudo's config.toml reads like its config.json: the same apps,
+// webhooks and resolved settings, with ${VAR} and ${VAR:-default} taken
+// from the environment.
+func TestTOMLMatchesJSON(t *testing.T) {
+	src := func(env map[string]string) Sources { return Sources{LookupEnv: envMap(env), ReadFile: os.ReadFile} }
+	fromJSON, err := Load(filepath.Join("testdata", "seed-mixed.json"), src(nil), Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromTOML, err := Load(filepath.Join("testdata", "seed-mixed.toml"), src(map[string]string{"SEED_SECRET": "seed-mixed-secret"}), Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b bytes.Buffer
+	if err := fromJSON.WriteRedacted(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := fromTOML.WriteRedacted(&b); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Errorf("TOML resolves differently from JSON:\n%s\nwant:\n%s", b.String(), a.String())
+	}
+	if fromTOML.Apps[0].Secret.Reveal() != "seed-mixed-secret" {
+		t.Errorf("secret from ${SEED_SECRET} not expanded")
+	}
+	// The same file under another name is recognised by its content.
+	data, _ := os.ReadFile(filepath.Join("testdata", "seed-mixed.toml"))
+	if _, err := Parse(data, src(map[string]string{"SEED_SECRET": "s"}), Overrides{}); err != nil {
+		t.Errorf("TOML by content: %v", err)
+	}
+}
+
+// TOML gets the same path-named errors and hints, and syntax errors with
+// line and column.
+func TestTOMLErrors(t *testing.T) {
+	for _, tt := range []struct{ doc, want string }{
+		{"[[app_manager.array.apps]]\nid = \"a\"\nkey = \"k\"\nsecret = \"s\"\n[[app_manager.array.apps.webhooks]]\nurl = \"https://x.test/h\"\nevent_types = [\"member_added\"]\nfilters = { channel_prefix = \"a\" }\n",
+			`app_manager.array.apps[0].webhooks[0].filters: unknown key; did you mean "filter"?`},
+		{"[queue.sqs]\nwait_time_seconds = 30\n", `queue.sqs.wait_time_seconds: 30 is out of range; allowed 0 to 20`},
+		{"[queue.sqs]\nregion = \"us-east-1\"\nregion = \"eu-west-1\"\n", `line 3, column 22: TOML: Key 'queue.sqs.region' has already been defined`},
+		{"[queue\n", `line 2, column 7: TOML: expected '.' or ']' to end table name`},
+	} {
+		_, err := ParseFormat([]byte(tt.doc), FormatTOML, Sources{LookupEnv: noEnv}, Overrides{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tt.doc, err, tt.want)
+		}
+	}
+}
+
+// ${VAR} expansion like Sockudo's: a set variable, a default when unset or
+// empty, $${ for the text itself; an unset variable without a default is
+// an error naming it and its line, never a literal "${APP_SECRET}" secret.
+func TestEnvExpansion(t *testing.T) {
+	env := envMap(map[string]string{"SECRET": "s3", "EMPTY": "", "REGION": "eu-west-1"})
+	doc := `{"app_manager":{"array":{"apps":[{"id":"a","key":"k","secret":"${SECRET}",
+  "webhooks":[{"url":"https://x.test/${EMPTY:-hook}?q=$${literal}","event_types":["member_added"]}]}]}},
+  "queue":{"sqs":{"region":"${REGION}","queue_name":"${QUEUE:-hookline-webhooks}"}}}`
+	cfg, err := Parse([]byte(doc), Sources{LookupEnv: env}, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Apps[0].Secret.Reveal(); got != "s3" {
+		t.Errorf("secret %q, want s3", got)
+	}
+	if got := cfg.Apps[0].Webhooks[0].URL; got != "https://x.test/hook?q=${literal}" {
+		t.Errorf("url %q", got)
+	}
+	if cfg.Queue.Region != "eu-west-1" || cfg.Queue.QueueName != "hookline-webhooks" {
+		t.Errorf("queue %q %q", cfg.Queue.Region, cfg.Queue.QueueName)
+	}
+	_, err = Parse([]byte("{\n\"app_manager\":{\"array\":{\"apps\":[{\"id\":\"a\",\"key\":\"k\",\n\"secret\":\"${APP_SECRET}\"}]}}}"), Sources{LookupEnv: env}, Overrides{})
+	if err == nil || !strings.Contains(err.Error(), "line 3: ${APP_SECRET}: APP_SECRET is not set and has no default") {
+		t.Errorf("unset variable: %v", err)
+	}
+}

@@ -44,20 +44,32 @@ func Load(path string, src Sources, ov Overrides) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := Parse(data, src, ov)
+	cfg, err := ParseFormat(data, FormatOf(path), src, ov)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// Parse resolves a config document. The error, when not nil, is an Errors
-// value listing every problem found, or a syntax error with line and column.
+// Parse resolves a config document, JSON or TOML by its content. The
+// error, when not nil, is an Errors value listing every problem found, or
+// a syntax error with line and column.
 func Parse(data []byte, src Sources, ov Overrides) (*Config, error) {
+	return ParseFormat(data, FormatAuto, src, ov)
+}
+
+// ParseFormat is Parse for a document of format f. ${NAME} and
+// ${NAME:-default} in the text are replaced from src.LookupEnv first, as
+// Sockudo does.
+func ParseFormat(data []byte, f Format, src Sources, ov Overrides) (*Config, error) {
 	if src.LookupEnv == nil {
 		src.LookupEnv = func(string) (string, bool) { return "", false }
 	}
-	doc, err := decodeDocument(data)
+	data, err := expandEnv(data, src.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := decodeAs(data, f)
 	if err != nil {
 		return nil, err
 	}

@@ -167,3 +167,28 @@ func TestMissingAWSCredentialsSayWhatToSet(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 saying which variables to set", code, stderr)
 	}
 }
+
+// config check reads Sockudo's config.toml like its config.json, ${VAR}
+// expanded from the environment; an unset variable is an error naming it.
+func TestConfigCheckReadsTOML(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	doc := "[[app_manager.array.apps]]\nid = \"app-1\"\nkey = \"k\"\nsecret = \"${APP_SECRET}\"\n\n" +
+		"[[app_manager.array.apps.webhooks]]\nurl = \"https://hooks.example/x\"\nevent_types = [\"member_added\"]\n\n" +
+		"[queue.sqs]\nregion = \"eu-west-1\"\n"
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withSecret := func(k string) (string, bool) {
+		if k == "APP_SECRET" {
+			return "from-env", true
+		}
+		return "", false
+	}
+	code, stdout, stderr := hookline(t, withSecret, "config", "check", "--config", path)
+	if code != 0 || !strings.Contains(stderr, "OK (1 apps, 1 webhooks)") || strings.Contains(stdout, "from-env") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want OK and the secret redacted", code, stdout, stderr)
+	}
+	if code, _, stderr := hookline(t, noEnv, "config", "check", "--config", path); code != 1 || !strings.Contains(stderr, "line 4: ${APP_SECRET}: APP_SECRET is not set") {
+		t.Errorf("unset APP_SECRET: exit %d, stderr %q", code, stderr)
+	}
+}

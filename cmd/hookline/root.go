@@ -41,7 +41,9 @@ func newRoot(e *env) *cobra.Command {
 		Short: "Deliver Pusher-compatible webhooks reliably through AWS SQS",
 		Long: `Hookline delivers Pusher-compatible webhooks through AWS SQS.
 
-Configuration is a Sockudo config.json (--config). Environment overrides, highest
+Configuration is a Sockudo config.toml or config.json (--config; format by the
+extension, else by content), with ${VAR} and ${VAR:-default} expanded from the
+environment as Sockudo does. Environment overrides, highest
 precedence first: command-line flags, Sockudo's names (QUEUE_SQS_REGION,
 QUEUE_SQS_ENDPOINT_URL, WEBHOOK_BATCHING_ENABLED, ...), AWS names (AWS_REGION,
 AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL), then the file. App secrets may come from
@@ -52,7 +54,7 @@ HOOKLINE_APP_<ID>_SECRET. AWS credentials come from the default chain.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.configPath, "config", defaultConfigPath(e), "Sockudo-compatible config.json (env HOOKLINE_CONFIG)")
+	pf.StringVar(&g.configPath, "config", defaultConfigPath(e), "Sockudo-compatible config file, JSON or TOML (env HOOKLINE_CONFIG; default ./config.toml if it exists, else ./config.json)")
 	pf.StringVar(&g.overrides.Region, "region", "", "AWS region of the queues (beats QUEUE_SQS_REGION and AWS_REGION)")
 	pf.StringVar(&g.overrides.EndpointURL, "endpoint-url", "", "SQS endpoint, e.g. a LocalStack or fauxqs URL (beats QUEUE_SQS_ENDPOINT_URL and AWS_ENDPOINT_URL_SQS)")
 	pf.StringVar(&g.overrides.QueueURL, "queue-url", "", "main queue URL (beats queue.sqs.queue_url)")
@@ -69,6 +71,10 @@ func defaultConfigPath(e *env) string {
 	if v, ok := e.lookupEnv("HOOKLINE_CONFIG"); ok && v != "" {
 		return v
 	}
+	// Like Sockudo: config.toml first, then the legacy config.json.
+	if _, err := os.Stat("config.toml"); err == nil {
+		return "config.toml"
+	}
 	return "config.json"
 }
 
@@ -76,10 +82,10 @@ func defaultConfigPath(e *env) string {
 func (g *globalFlags) loadConfig(e *env) (*config.Config, error) {
 	cfg, err := config.Load(g.configPath, config.Sources{LookupEnv: e.lookupEnv, ReadFile: os.ReadFile}, g.overrides)
 	if errors.Is(err, fs.ErrNotExist) {
-		from := "the default, ./config.json"
+		from := "the default: ./config.toml, else ./config.json"
 		if v, ok := e.lookupEnv("HOOKLINE_CONFIG"); ok && v == g.configPath {
 			from = "from HOOKLINE_CONFIG"
-		} else if g.configPath != "config.json" {
+		} else if g.configPath != "config.json" && g.configPath != "config.toml" {
 			from = "from --config"
 		}
 		return nil, fmt.Errorf("config file %s (%s) does not exist: pass --config FILE or set HOOKLINE_CONFIG", g.configPath, from)
