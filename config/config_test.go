@@ -514,3 +514,43 @@ func TestEnvExpansion(t *testing.T) {
 		t.Errorf("unset variable: %v", err)
 	}
 }
+
+// Sockudo's app environment names are honoured with Sockudo's meaning or
+// refused naming the variable, never ignored.
+func TestSockudoAppEnv(t *testing.T) {
+	file := `{"app_manager":{"driver":"memory","array":{"apps":[{"id":"a1","key":"k1","secret":"s1"}]}}}`
+	parse := func(env map[string]string) (*Config, error) {
+		return Parse([]byte(file), Sources{LookupEnv: envMap(env)}, Overrides{})
+	}
+	cfg, err := parse(map[string]string{"SOCKUDO_DEFAULT_APP_ID": "env-app", "SOCKUDO_DEFAULT_APP_KEY": "env-key",
+		"SOCKUDO_DEFAULT_APP_SECRET": "env-secret", "SOCKUDO_DEFAULT_APP_ENABLED": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Apps) != 2 || cfg.AppByKey("env-key") == nil || cfg.AppByKey("env-key").Enabled || cfg.AppByKey("env-key").Secret.Reveal() != "env-secret" {
+		t.Errorf("apps %+v: want a1 and the disabled env-app", cfg.Apps)
+	}
+	cfg, err = parse(map[string]string{"SOCKUDO_SKIP_INLINE_APPS": "true", "SOCKUDO_DEFAULT_APP_ID": "env-app",
+		"SOCKUDO_DEFAULT_APP_KEY": "env-key", "SOCKUDO_DEFAULT_APP_SECRET": "env-secret"})
+	if err != nil || len(cfg.Apps) != 1 || cfg.Apps[0].ID != "env-app" {
+		t.Errorf("SOCKUDO_SKIP_INLINE_APPS: apps %+v, %v; want only env-app", cfg.Apps, err)
+	}
+	if cfg, err := parse(map[string]string{"APP_MANAGER_REGISTER_INLINE_APPS": "false"}); err != nil || len(cfg.Apps) != 0 {
+		t.Errorf("APP_MANAGER_REGISTER_INLINE_APPS=false: %d apps, %v", len(cfg.Apps), err)
+	}
+	for env, want := range map[string]map[string]string{
+		`env APP_MANAGER_DRIVER: "mysql" is not supported yet`:          {"APP_MANAGER_DRIVER": "mysql"},
+		`env APP_MANAGER_DRIVER: "postgres" is not supported yet`:       {"APP_MANAGER_DRIVER": "postgres"},
+		`env APP_MANAGER_DRIVER: "array": did you mean "memory"?`:       {"APP_MANAGER_DRIVER": "array"},
+		`SOCKUDO_DEFAULT_APP_ID, _KEY and _SECRET must be set together`: {"SOCKUDO_DEFAULT_APP_ID": "x"},
+		`env SOCKUDO_SKIP_INLINE_APPS: "maybe": want true or false`:     {"SOCKUDO_SKIP_INLINE_APPS": "maybe"},
+	} {
+		if _, err := parse(want); err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("%v: error %v, want %q", want, err, env)
+		}
+	}
+	if _, err := Parse([]byte(`{"app_manager":{"driver":"array"}}`), Sources{LookupEnv: noEnv}, Overrides{}); err == nil ||
+		!strings.Contains(err.Error(), `app_manager.driver: "array": did you mean "memory"?`) {
+		t.Errorf(`driver "array": %v`, err)
+	}
+}

@@ -96,7 +96,7 @@ func EnvNames() []string {
 			out = append(out, e.name)
 		}
 	}
-	return out
+	return append(out, appEnvNames...)
 }
 
 func (w *walker) applyEnv(cfg *Config, lookup func(string) (string, bool)) {
@@ -148,4 +148,68 @@ func (w *walker) resolveSecrets(cfg *Config, src Sources) {
 		}
 		a.Secret = Secret(bytes.TrimRight(data, "\r\n"))
 	}
+}
+
+// driverProblem says why an app manager driver other than memory is refused.
+func driverProblem(d string) string {
+	switch strings.ToLower(d) {
+	case "array":
+		return fmt.Sprintf("%q: did you mean \"memory\"? (the apps are listed under app_manager.array)", d)
+	case "mysql", "pgsql", "postgres", "postgresql", "dynamodb", "surrealdb", "scylladb":
+		return fmt.Sprintf("%q is not supported yet; list the apps under app_manager.array (database app registries are planned)", d)
+	}
+	return fmt.Sprintf("%q is not an app manager driver; use memory (apps under app_manager.array)", d)
+}
+
+// appEnvNames are Sockudo's environment names about apps that Hookline
+// honours (applyAppEnv); EnvNames lists them too.
+var appEnvNames = []string{"APP_MANAGER_DRIVER", "SOCKUDO_SKIP_INLINE_APPS", "APP_MANAGER_REGISTER_INLINE_APPS",
+	"SOCKUDO_DEFAULT_APP_ID", "SOCKUDO_DEFAULT_APP_KEY", "SOCKUDO_DEFAULT_APP_SECRET", "SOCKUDO_DEFAULT_APP_ENABLED"}
+
+// applyAppEnv applies Sockudo's app settings from the environment with
+// Sockudo's meaning: APP_MANAGER_DRIVER (memory only, for now),
+// SOCKUDO_SKIP_INLINE_APPS=true or APP_MANAGER_REGISTER_INLINE_APPS=false
+// (the file's apps are not registered), and SOCKUDO_DEFAULT_APP_ID, _KEY,
+// _SECRET, _ENABLED (one more app, from the environment). None is ignored:
+// what Hookline cannot do stops startup naming the variable.
+func (w *walker) applyAppEnv(cfg *Config, lookup func(string) (string, bool)) {
+	get := func(name string) string { v, _ := lookup(name); return strings.TrimSpace(v) }
+	flag := func(name string) (value, set bool) {
+		v := get(name)
+		if v == "" {
+			return false, false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			w.errorf("env "+name, "%q: want true or false", v)
+			return false, false
+		}
+		return b, true
+	}
+	if d := get("APP_MANAGER_DRIVER"); d != "" && d != "memory" {
+		w.errorf("env APP_MANAGER_DRIVER", "%s", driverProblem(d))
+	}
+	skip, _ := flag("SOCKUDO_SKIP_INLINE_APPS")
+	if register, set := flag("APP_MANAGER_REGISTER_INLINE_APPS"); set && !register {
+		skip = true
+	}
+	if skip {
+		cfg.Apps = nil
+	}
+	id, key, secret := get("SOCKUDO_DEFAULT_APP_ID"), get("SOCKUDO_DEFAULT_APP_KEY"), get("SOCKUDO_DEFAULT_APP_SECRET")
+	if id == "" && key == "" && secret == "" {
+		return
+	}
+	if id == "" || key == "" || secret == "" {
+		w.errorf("env SOCKUDO_DEFAULT_APP_ID", "SOCKUDO_DEFAULT_APP_ID, _KEY and _SECRET must be set together (set: id %t, key %t, secret %t)",
+			id != "", key != "", secret != "")
+		return
+	}
+	app := App{ID: id, Key: key, Secret: Secret(secret), Enabled: true, Path: "env SOCKUDO_DEFAULT_APP_*"}
+	if enabled, set := flag("SOCKUDO_DEFAULT_APP_ENABLED"); set {
+		app.Enabled = enabled
+	}
+	w.warnf(app.Path, "app %q from the environment has no webhooks: ingest accepts its events and the worker delivers them nowhere; "+
+		"define it in the file to give it webhooks", id)
+	cfg.Apps = append(cfg.Apps, app)
 }

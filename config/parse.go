@@ -81,6 +81,7 @@ func ParseFormat(data []byte, f Format, src Sources, ov Overrides) (*Config, err
 		w.root(cfg, root, src)
 	}
 	w.applyEnv(cfg, src.LookupEnv)
+	w.applyAppEnv(cfg, src.LookupEnv)
 	applyOverrides(cfg, ov)
 	resolveLambdaEndpoints(cfg, src.LookupEnv)
 	w.resolveSecrets(cfg, src)
@@ -261,7 +262,7 @@ func (w *walker) queue(q *Queue, o *object) {
 func (w *walker) appManager(cfg *Config, o *object) {
 	if v, p := o.get("driver"); v != nil {
 		if d, ok := w.str(p, v); ok && d != "memory" {
-			w.errorf(p, "%q is not supported yet; list the apps under app_manager.array", d)
+			w.errorf(p, "%s", driverProblem(d))
 		}
 	}
 	if o.has("apps") {
