@@ -2,6 +2,7 @@ package worker
 
 import (
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -323,13 +324,23 @@ func (e *engine) dispatch(q *hookQueue, now time.Time) {
 	j := &job{app: q.app, hook: q.hook, queue: q}
 	events, bytes := 0, int64(0)
 	k := 0
+	// A request holds chunks of one isolation key only (encrypted channels
+	// travel alone, see isolation): the first pending chunk's. Chunks of
+	// other keys are passed over and keep their order.
+	iso := q.pending[0].iso
+	rest := q.pending[:0:0]
 	for k < len(q.pending) {
 		c := q.pending[k]
+		if c.iso != iso {
+			rest = append(rest, c)
+			k++
+			continue
+		}
 		extra := c.bytes
-		if k > 0 {
+		if len(j.chunks) > 0 {
 			extra++ // the comma
 		}
-		if k > 0 && (events+len(c.events) > q.maxEvents || bytes+extra > q.maxBytes) {
+		if len(j.chunks) > 0 && (events+len(c.events) > q.maxEvents || bytes+extra > q.maxBytes) {
 			break
 		}
 		events += len(c.events)
@@ -339,7 +350,11 @@ func (e *engine) dispatch(q *hookQueue, now time.Time) {
 		j.attempt = max(j.attempt, c.part.msg.attempt)
 		k++
 	}
-	q.pending = q.pending[k:]
+	if len(rest) == 0 {
+		q.pending = q.pending[k:]
+	} else {
+		q.pending = append(rest, q.pending[k:]...)
+	}
 	q.events -= events
 	for _, c := range j.chunks {
 		q.bytes -= c.bytes
@@ -549,33 +564,61 @@ func (w *Worker) limits(hook *config.Webhook) (events int, bytes int64) {
 var bodyOverhead = payload.BodyOverhead(9_999_999_999_999)
 
 // splitPart cuts a part's events into chunks of at most maxEvents events
-// and maxBytes bytes.
+// and maxBytes bytes, and of one isolation key each.
 func splitPart(p *part, maxEvents int, maxBytes int64) []*chunk {
 	whole := &chunk{part: p, events: p.events, first: p.base, bytes: p.bytes}
-	if len(p.events) <= maxEvents && p.bytes <= maxBytes {
+	uniform := true
+	for i := range p.events {
+		if isolation(p.events[i].Channel) != "" {
+			uniform = false
+			break
+		}
+	}
+	if uniform && len(p.events) <= maxEvents && p.bytes <= maxBytes {
 		return []*chunk{whole}
 	}
 	var out []*chunk
 	start := 0
 	var bytes int64
+	iso := ""
 	for i := range p.events {
 		size := whole.eventSize(i)
 		extra := size
 		if i > start {
 			extra++
 		}
-		if i > start && (i-start >= maxEvents || bytes+extra > maxBytes) {
-			out = append(out, sub(whole, start, i, bytes))
-			start, bytes, extra = i, 0, size
+		k := isolation(p.events[i].Channel)
+		if i == 0 {
+			iso = k
+		}
+		if i > start && (k != iso || i-start >= maxEvents || bytes+extra > maxBytes) {
+			c := sub(whole, start, i, bytes)
+			c.iso = iso
+			out = append(out, c)
+			start, bytes, extra, iso = i, 0, size, k
 		}
 		bytes += extra
 	}
-	return append(out, sub(whole, start, len(p.events), bytes))
+	c := sub(whole, start, len(p.events), bytes)
+	c.iso = iso
+	return append(out, c)
+}
+
+// isolation is the key of events that must travel in requests of their
+// own: the channel of a private-encrypted-* event (Pusher's Go SDK, for
+// one, rejects a whole request when it cannot decrypt one of its events,
+// so an encrypted channel's events never share a request with another
+// channel's), "" for every other event.
+func isolation(channel string) string {
+	if strings.HasPrefix(channel, "private-encrypted-") {
+		return channel
+	}
+	return ""
 }
 
 // sub is events [i, j) of c, of the given size.
 func sub(c *chunk, i, j int, bytes int64) *chunk {
-	s := &chunk{part: c.part, events: c.events[i:j:j], first: -1, bytes: bytes, queuedAt: c.queuedAt}
+	s := &chunk{part: c.part, events: c.events[i:j:j], first: -1, bytes: bytes, queuedAt: c.queuedAt, iso: c.iso}
 	if c.first >= 0 {
 		s.first = c.first + i
 	}

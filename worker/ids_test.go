@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -162,4 +163,77 @@ func TestOwnIDsThroughRetryHalvingAndDLQ(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Events of a private-encrypted-* channel travel in requests of their own,
+// never with another channel's events (Pusher's Go SDK rejects a whole
+// request it cannot decrypt one event of); every other event still shares
+// requests, across messages too, and each channel keeps its order.
+func TestEncryptedChannelsTravelAlone(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var requests [][]string
+		sender := delivery.SenderFunc(func(_ context.Context, req *delivery.Request) delivery.Outcome {
+			b, err := payload.DecodeBody(req.Body)
+			if err != nil {
+				t.Errorf("body: %v", err)
+			}
+			var chans []string
+			for _, e := range b.Events {
+				chans = append(chans, e.Channel+"/"+e.UserID)
+			}
+			mu.Lock()
+			requests = append(requests, chans)
+			mu.Unlock()
+			return delivery.Outcome{Class: delivery.Delivered, Status: 200}
+		})
+		srv := sqsmem.New()
+		_, mainURL, _, _, stop := memWorkerWith(t, srv, 10, `{"batching":{"enabled":true,"duration":200,"size":100}}`, 1, sender, worker.Options{})
+		ev := func(ch, u string) string {
+			return `{"name":"member_added","channel":"` + ch + `","user_id":"` + u + `"}`
+		}
+		for i, body := range []string{
+			`{"v":1,"id":"m1","app_id":"app","events":[` + ev("presence-a", "1") + `,` + ev("private-encrypted-x", "2") + `,` +
+				ev("private-encrypted-x", "3") + `,` + ev("presence-a", "4") + `,` + ev("private-encrypted-y", "5") + `]}`,
+			`{"v":1,"id":"m2","app_id":"app","events":[` + ev("private-encrypted-x", "6") + `,` + ev("presence-b", "7") + `]}`,
+		} {
+			if _, err := srv.Client().SendMessage(context.Background(), &sqs.SendMessageInput{
+				QueueUrl: aws.String(mainURL), MessageBody: aws.String(body)}); err != nil {
+				t.Fatal(i, err)
+			}
+		}
+		time.Sleep(3 * time.Second) // virtual: one long poll and a batching window
+		synctest.Wait()
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		got := map[string][]string{}
+		for _, r := range requests {
+			key := "plain"
+			if strings.HasPrefix(r[0], "private-encrypted-") {
+				key, _, _ = strings.Cut(r[0], "/")
+			}
+			for _, e := range r {
+				ch, _, _ := strings.Cut(e, "/")
+				if (key == "plain") == strings.HasPrefix(ch, "private-encrypted-") || (key != "plain" && ch != key) {
+					t.Errorf("request %v mixes channels", r)
+				}
+			}
+			got[key] = append(got[key], r...)
+		}
+		want := map[string][]string{
+			"plain":               {"presence-a/1", "presence-a/4", "presence-b/7"},
+			"private-encrypted-x": {"private-encrypted-x/2", "private-encrypted-x/3", "private-encrypted-x/6"},
+			"private-encrypted-y": {"private-encrypted-y/5"},
+		}
+		for k, w := range want {
+			if !slices.Equal(got[k], w) {
+				t.Errorf("%s: delivered %v, want %v in this order", k, got[k], w)
+			}
+		}
+		if len(requests) > 4 {
+			t.Errorf("%d requests %v: the plain events should share one, each encrypted channel's at most two", len(requests), requests)
+		}
+	})
 }

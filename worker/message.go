@@ -131,6 +131,9 @@ type chunk struct {
 	bytes    int64
 	charge   int64 // what the chunk adds to its webhook's queued bytes until it resolves
 	queuedAt time.Time
+	// iso is the channel of events that travel in requests of their own
+	// (isolation), "" for all others; a chunk's events share it.
+	iso string
 }
 
 // eventSize is the size of the chunk's i-th event in a body.
