@@ -223,13 +223,17 @@ func redriveBatch(ctx context.Context, api API, q Queues, batch []*Message, c *C
 	if len(entries) == 0 {
 		return
 	}
+	// refused leaves m in the DLQ, counted as failed.
+	refused := func(m *Message) {
+		c.Failed++
+		kept[m.MessageID] = m.raw
+	}
 	sctx, cancel := context.WithTimeout(ctx, callTimeout)
 	out, err := api.SendMessageBatch(sctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.Main), Entries: entries})
 	cancel()
 	if err != nil {
 		for _, m := range byID {
-			c.Failed++
-			kept[m.MessageID] = m.raw
+			refused(m)
 		}
 		c.addError("send to %s: %v", q.Main, err)
 		return
@@ -240,8 +244,7 @@ func redriveBatch(ctx context.Context, api API, q Queues, batch []*Message, c *C
 			continue
 		}
 		delete(byID, aws.ToString(f.Id))
-		c.Failed++
-		kept[m.MessageID] = m.raw
+		refused(m)
 		c.addError("%s: %s: %s", m.MessageID, aws.ToString(f.Code), aws.ToString(f.Message))
 	}
 	var dels []types.DeleteMessageBatchRequestEntry
@@ -256,8 +259,7 @@ func redriveBatch(ctx context.Context, api API, q Queues, batch []*Message, c *C
 	}
 	// An entry SQS reported neither way was not accepted as far as we know.
 	for _, m := range byID {
-		c.Failed++
-		kept[m.MessageID] = m.raw
+		refused(m)
 		c.addError("%s: no result in the SendMessageBatch response", m.MessageID)
 	}
 	if len(dels) == 0 {

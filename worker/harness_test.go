@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/delivery"
@@ -164,35 +165,50 @@ func (r *running) stop(t testing.TB, limit time.Duration) time.Duration {
 	return time.Since(start)
 }
 
-// counter reads a worker metric.
+// counter reads a worker metric: the sum of its series whose labels include
+// all of labels (name, value pairs).
 func (r *running) counter(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	families, err := r.reg.Gather()
+	var total float64
+	for _, m := range series(t, r.reg, name, labels...) {
+		total += m.GetCounter().GetValue()
+	}
+	return total
+}
+
+// series lists the series of metric name whose labels include all of
+// labels (name, value pairs).
+func series(t *testing.T, reg *prometheus.Registry, name string, labels ...string) []*dto.Metric {
+	t.Helper()
+	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var total float64
+	var out []*dto.Metric
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
 		}
-	metrics:
 		for _, m := range f.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue metrics
-				}
+			if hasLabels(m, labels) {
+				out = append(out, m)
 			}
-			total += m.GetCounter().GetValue()
 		}
 	}
-	return total
+	return out
+}
+
+func hasLabels(m *dto.Metric, labels []string) bool {
+	for i := 0; i+1 < len(labels); i += 2 {
+		found := false
+		for _, lp := range m.GetLabel() {
+			found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // dlq receives n messages from the DLQ (deleting them), failing after limit.

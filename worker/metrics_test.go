@@ -24,30 +24,12 @@ import (
 	"github.com/hookline/hookline/worker"
 )
 
-// sample finds the series of name whose labels include all of labels.
+// sample is the first series of name whose labels include all of labels;
+// nil when there is none.
 func sample(t *testing.T, reg *prometheus.Registry, name string, labels ...string) *dto.Metric {
 	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
-				}
-				if !found {
-					continue series
-				}
-			}
-			return m
-		}
+	if ms := series(t, reg, name, labels...); len(ms) > 0 {
+		return ms[0]
 	}
 	return nil
 }
