@@ -53,6 +53,15 @@ type Config struct {
 	// ShutdownGracePeriod is how long a worker drains on SIGTERM
 	// (Sockudo's "shutdown_grace_period", seconds). Default 25 s.
 	ShutdownGracePeriod time.Duration
+	// AppManager says where the apps come from: the file (memory) or a
+	// database. With a database, Apps holds only the file's and the
+	// environment's apps; the registry package reads the rest.
+	AppManager AppManager
+	// Database holds the database connection settings ("database").
+	Database Database
+	// lambdaEndpoint is AWS_ENDPOINT_URL_LAMBDA / AWS_ENDPOINT_URL, for
+	// apps read from a database after Parse.
+	lambdaEndpoint string
 	// Warnings are problems that do not stop startup (a non-https URL, a
 	// queue driver other than sqs). Each names its path.
 	Warnings []string
@@ -270,6 +279,8 @@ func Default() *Config {
 			FairQueues:        true,
 		},
 		ShutdownGracePeriod: DefaultShutdownGracePeriod,
+		AppManager:          AppManager{Driver: DriverMemory, CacheTTL: DefaultCacheTTL},
+		Database:            defaultDatabase(),
 	}
 }
 

@@ -176,8 +176,12 @@ func TestRejectsWithPathAndHint(t *testing.T) {
 			base + `[0].url: "ftp://x.test/h": scheme must be http or https`},
 		{"event_types not strings", appWith(`{"url":"https://x.test/h","event_types":["a",3]}`),
 			base + `[0].event_types[1]: must be a string, got 3`},
-		{"non-memory app manager", `{"app_manager":{"driver":"mysql"}}`,
-			`app_manager.driver: "mysql" is not supported yet; list the apps under app_manager.array`},
+		{"app manager Hookline lacks", `{"app_manager":{"driver":"surrealdb"}}`,
+			`app_manager.driver: "surrealdb" is not supported by Hookline; use memory (apps under app_manager.array), pgsql, mysql or dynamodb`},
+		{"database table name", `{"app_manager":{"driver":"pgsql"},"database":{"postgres":{"table_name":"apps; drop"}}}`,
+			`database.postgres.table_name: "apps; drop": use letters, digits and '_'`},
+		{"database port", `{"app_manager":{"driver":"mysql"},"database":{"mysql":{"port":"x"}}}`,
+			`database.mysql.port: must be an integer`},
 		{"wait time out of range", `{"queue":{"sqs":{"wait_time_seconds":30}}}`,
 			`queue.sqs.wait_time_seconds: 30 is out of range; allowed 0 to 20`},
 		{"invalid region", `{"queue":{"sqs":{"region":"us-east"}}}`,
@@ -539,11 +543,11 @@ func TestSockudoAppEnv(t *testing.T) {
 		t.Errorf("APP_MANAGER_REGISTER_INLINE_APPS=false: %d apps, %v", len(cfg.Apps), err)
 	}
 	for env, want := range map[string]map[string]string{
-		`env APP_MANAGER_DRIVER: "mysql" is not supported yet`:          {"APP_MANAGER_DRIVER": "mysql"},
-		`env APP_MANAGER_DRIVER: "postgres" is not supported yet`:       {"APP_MANAGER_DRIVER": "postgres"},
-		`env APP_MANAGER_DRIVER: "array": did you mean "memory"?`:       {"APP_MANAGER_DRIVER": "array"},
-		`SOCKUDO_DEFAULT_APP_ID, _KEY and _SECRET must be set together`: {"SOCKUDO_DEFAULT_APP_ID": "x"},
-		`env SOCKUDO_SKIP_INLINE_APPS: "maybe": want true or false`:     {"SOCKUDO_SKIP_INLINE_APPS": "maybe"},
+		`env APP_MANAGER_DRIVER: "scylladb" is not supported by Hookline`: {"APP_MANAGER_DRIVER": "scylladb"},
+		`env DATABASE_POSTGRES_PORT: must be an integer`:                  {"APP_MANAGER_DRIVER": "postgres", "DATABASE_POSTGRES_PORT": "fivefour"},
+		`env APP_MANAGER_DRIVER: "array": did you mean "memory"?`:         {"APP_MANAGER_DRIVER": "array"},
+		`SOCKUDO_DEFAULT_APP_ID, _KEY and _SECRET must be set together`:   {"SOCKUDO_DEFAULT_APP_ID": "x"},
+		`env SOCKUDO_SKIP_INLINE_APPS: "maybe": want true or false`:       {"SOCKUDO_SKIP_INLINE_APPS": "maybe"},
 	} {
 		if _, err := parse(want); err == nil || !strings.Contains(err.Error(), env) {
 			t.Errorf("%v: error %v, want %q", want, err, env)

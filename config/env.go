@@ -91,7 +91,7 @@ var sockudoEnv = []envVar{
 // per-app HOOKLINE_APP_<ID>_SECRET, lowest precedence first.
 func EnvNames() []string {
 	var out []string
-	for _, list := range [][]envVar{awsEnv, sockudoEnv} {
+	for _, list := range [][]envVar{awsEnv, sockudoEnv, databaseEnv} {
 		for _, e := range list {
 			out = append(out, e.name)
 		}
@@ -100,7 +100,8 @@ func EnvNames() []string {
 }
 
 func (w *walker) applyEnv(cfg *Config, lookup func(string) (string, bool)) {
-	for _, list := range [][]envVar{awsEnv, sockudoEnv} {
+	cfg.AppManager.CacheTTL = 0 // set again only by CACHE_TTL_SECONDS; resolveCacheTTL picks the rest
+	for _, list := range [][]envVar{awsEnv, sockudoEnv, databaseEnv} {
 		for _, e := range list {
 			v, ok := lookup(e.name)
 			if !ok || v == "" {
@@ -155,10 +156,10 @@ func driverProblem(d string) string {
 	switch strings.ToLower(d) {
 	case "array":
 		return fmt.Sprintf("%q: did you mean \"memory\"? (the apps are listed under app_manager.array)", d)
-	case "mysql", "pgsql", "postgres", "postgresql", "dynamodb", "surrealdb", "scylladb":
-		return fmt.Sprintf("%q is not supported yet; list the apps under app_manager.array (database app registries are planned)", d)
+	case "surrealdb", "scylladb":
+		return fmt.Sprintf("%q is not supported by Hookline; use memory (apps under app_manager.array), pgsql, mysql or dynamodb", d)
 	}
-	return fmt.Sprintf("%q is not an app manager driver; use memory (apps under app_manager.array)", d)
+	return fmt.Sprintf("%q is not an app manager driver; use memory (apps under app_manager.array), pgsql, mysql or dynamodb", d)
 }
 
 // appEnvNames are Sockudo's environment names about apps that Hookline
@@ -167,7 +168,7 @@ var appEnvNames = []string{"APP_MANAGER_DRIVER", "SOCKUDO_SKIP_INLINE_APPS", "AP
 	"SOCKUDO_DEFAULT_APP_ID", "SOCKUDO_DEFAULT_APP_KEY", "SOCKUDO_DEFAULT_APP_SECRET", "SOCKUDO_DEFAULT_APP_ENABLED"}
 
 // applyAppEnv applies Sockudo's app settings from the environment with
-// Sockudo's meaning: APP_MANAGER_DRIVER (memory only, for now),
+// Sockudo's meaning: APP_MANAGER_DRIVER (memory, pgsql and its aliases, mysql, dynamodb),
 // SOCKUDO_SKIP_INLINE_APPS=true or APP_MANAGER_REGISTER_INLINE_APPS=false
 // (the file's apps are not registered), and SOCKUDO_DEFAULT_APP_ID, _KEY,
 // _SECRET, _ENABLED (one more app, from the environment). None is ignored:
@@ -186,8 +187,12 @@ func (w *walker) applyAppEnv(cfg *Config, lookup func(string) (string, bool)) {
 		}
 		return b, true
 	}
-	if d := get("APP_MANAGER_DRIVER"); d != "" && d != "memory" {
-		w.errorf("env APP_MANAGER_DRIVER", "%s", driverProblem(d))
+	if d := get("APP_MANAGER_DRIVER"); d != "" {
+		if nd, ok := normalizeDriver(d); ok {
+			cfg.AppManager.Driver = nd
+		} else {
+			w.errorf("env APP_MANAGER_DRIVER", "%s", driverProblem(d))
+		}
 	}
 	skip, _ := flag("SOCKUDO_SKIP_INLINE_APPS")
 	if register, set := flag("APP_MANAGER_REGISTER_INLINE_APPS"); set && !register {

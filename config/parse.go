@@ -83,7 +83,8 @@ func ParseFormat(data []byte, f Format, src Sources, ov Overrides) (*Config, err
 	w.applyEnv(cfg, src.LookupEnv)
 	w.applyAppEnv(cfg, src.LookupEnv)
 	applyOverrides(cfg, ov)
-	resolveLambdaEndpoints(cfg, src.LookupEnv)
+	resolveCacheTTL(cfg, w.fileCacheTTL.CacheTTL, cfg.AppManager.CacheTTL)
+	cfg.lambdaEndpoint = lambdaEndpoint(src.LookupEnv)
 	w.resolveSecrets(cfg, src)
 	w.validate(cfg)
 	cfg.Warnings = w.warns
@@ -119,6 +120,11 @@ func (w *walker) root(cfg *Config, root *object, src Sources) {
 	}
 	if root.has("apps") {
 		w.errorf("apps", "unknown key; apps belong under app_manager.array.apps")
+	}
+	if v, path := root.get("database"); v != nil {
+		if o, ok := w.object(path, v); ok {
+			w.database(&cfg.Database, o)
+		}
 	}
 }
 
@@ -261,10 +267,15 @@ func (w *walker) queue(q *Queue, o *object) {
 
 func (w *walker) appManager(cfg *Config, o *object) {
 	if v, p := o.get("driver"); v != nil {
-		if d, ok := w.str(p, v); ok && d != "memory" {
-			w.errorf(p, "%s", driverProblem(d))
+		if d, ok := w.str(p, v); ok {
+			if nd, ok := normalizeDriver(d); ok {
+				cfg.AppManager.Driver = nd
+			} else {
+				w.errorf(p, "%s", driverProblem(d))
+			}
 		}
 	}
+	w.appManagerCache(&w.fileCacheTTL, o)
 	if o.has("apps") {
 		w.errorf(join(o.path, "apps"), "unknown key; apps belong under app_manager.array.apps")
 	}
@@ -690,38 +701,10 @@ func (w *walker) validate(cfg *Config) {
 		if a.Secret == "" {
 			w.errorf(join(a.Path, "secret"), "is required (or set %s, or \"secret_file\")", SecretEnvName(a.ID))
 		}
-		for j := range a.Webhooks {
-			wh := &a.Webhooks[j]
-			if wh.Lambda != nil && wh.Lambda.Region == "" {
-				wh.Lambda.Region = q.Region
-			}
-			if wh.RequestTimeout == 0 {
-				wh.RequestTimeout = cfg.Webhooks.RequestTimeout
-			}
-			if wh.MaxBodyBytes == 0 {
-				wh.MaxBodyBytes = cfg.Webhooks.MaxBodyBytes
-			}
-			if q.FIFO && wh.Retry.Enabled && wh.Retry.MaxAttempts > fifoReceiveBackstop {
-				w.warnf(wh.Path, "retry.max_attempts %d on a FIFO queue: each attempt is a receive, and the redrive "+
-					"policy (maxReceiveCount %d by default) moves the message to the DLQ first, without a reason",
-					wh.Retry.MaxAttempts, fifoReceiveBackstop)
-			}
-			if wh.Lambda != nil {
-				// A batch must fit Lambda's payload limit, with room for
-				// soketi's envelope around the body.
-				limit := lambdaEventLimit
-				if wh.Lambda.InvocationType == "RequestResponse" {
-					limit = lambdaRequestResponseLimit
-				}
-				if wh.MaxBodyBytes > limit {
-					w.warnf(join(wh.Path, "max_body_bytes"), "%d is above the %s invocation limit; using %d",
-						wh.MaxBodyBytes, wh.Lambda.InvocationType, limit)
-					wh.MaxBodyBytes = limit
-				}
-			}
-		}
+		w.resolveWebhooks(cfg, a)
 	}
-	if len(cfg.Apps) == 0 {
+	w.checkDatabase(cfg)
+	if len(cfg.Apps) == 0 && cfg.AppManager.Driver == DriverMemory {
 		w.warnf("app_manager.array.apps", "no apps configured; every queued message will be dead-lettered as unknown-app")
 	}
 }
@@ -733,24 +716,52 @@ const (
 	lambdaRequestResponseLimit = 6<<20 - 4<<10
 )
 
-// resolveLambdaEndpoints gives Lambda targets without lambda.endpoint_url
-// the endpoint from AWS_ENDPOINT_URL_LAMBDA, else AWS_ENDPOINT_URL (the
+// lambdaEndpoint is the endpoint for Lambda targets without
+// lambda.endpoint_url: AWS_ENDPOINT_URL_LAMBDA, else AWS_ENDPOINT_URL (the
 // per-webhook setting wins; the SDK's own lookup would lose to BaseEndpoint).
-func resolveLambdaEndpoints(cfg *Config, lookup func(string) (string, bool)) {
-	endpoint := ""
+func lambdaEndpoint(lookup func(string) (string, bool)) string {
 	for _, name := range []string{"AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"} {
 		if v, ok := lookup(name); ok && v != "" {
-			endpoint = v
-			break
+			return v
 		}
 	}
-	if endpoint == "" {
-		return
-	}
-	for i := range cfg.Apps {
-		for j := range cfg.Apps[i].Webhooks {
-			if l := cfg.Apps[i].Webhooks[j].Lambda; l != nil && l.EndpointURL == "" {
-				l.EndpointURL = endpoint
+	return ""
+}
+
+// resolveWebhooks gives an app's webhooks the global defaults (timeout,
+// body cap, Lambda region and endpoint) and warns about settings that
+// cannot work as written. Apps of the file and of a database go through it.
+func (w *walker) resolveWebhooks(cfg *Config, a *App) {
+	for j := range a.Webhooks {
+		wh := &a.Webhooks[j]
+		if wh.Lambda != nil && wh.Lambda.EndpointURL == "" {
+			wh.Lambda.EndpointURL = cfg.lambdaEndpoint
+		}
+		if wh.Lambda != nil && wh.Lambda.Region == "" {
+			wh.Lambda.Region = cfg.Queue.Region
+		}
+		if wh.RequestTimeout == 0 {
+			wh.RequestTimeout = cfg.Webhooks.RequestTimeout
+		}
+		if wh.MaxBodyBytes == 0 {
+			wh.MaxBodyBytes = cfg.Webhooks.MaxBodyBytes
+		}
+		if cfg.Queue.FIFO && wh.Retry.Enabled && wh.Retry.MaxAttempts > fifoReceiveBackstop {
+			w.warnf(wh.Path, "retry.max_attempts %d on a FIFO queue: each attempt is a receive, and the redrive "+
+				"policy (maxReceiveCount %d by default) moves the message to the DLQ first, without a reason",
+				wh.Retry.MaxAttempts, fifoReceiveBackstop)
+		}
+		if wh.Lambda != nil {
+			// A batch must fit Lambda's payload limit, with room for
+			// soketi's envelope around the body.
+			limit := lambdaEventLimit
+			if wh.Lambda.InvocationType == "RequestResponse" {
+				limit = lambdaRequestResponseLimit
+			}
+			if wh.MaxBodyBytes > limit {
+				w.warnf(join(wh.Path, "max_body_bytes"), "%d is above the %s invocation limit; using %d",
+					wh.MaxBodyBytes, wh.Lambda.InvocationType, limit)
+				wh.MaxBodyBytes = limit
 			}
 		}
 	}
@@ -758,6 +769,9 @@ func resolveLambdaEndpoints(cfg *Config, lookup func(string) (string, bool)) {
 
 // fifoReceiveBackstop is `queues create`'s default maxReceiveCount.
 const fifoReceiveBackstop = 10
+
+// sqlIdentPattern is a table name, optionally schema-qualified.
+var sqlIdentPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63})?$`)
 
 var appIDPattern = regexp.MustCompile(`^[!-~]{1,128}$`)
 

@@ -40,6 +40,9 @@ func (es Errors) Error() string {
 type walker struct {
 	errs  Errors
 	warns []string
+	// fileCacheTTL holds app_manager.cache.ttl until the TTL precedence is
+	// resolved.
+	fileCacheTTL AppManager
 }
 
 func (w *walker) errorf(path, format string, args ...any) {

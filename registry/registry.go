@@ -1,0 +1,435 @@
+// Package registry is the app registry the worker and ingest look apps up
+// in: the config file's apps, and, with a database app manager (Sockudo's
+// pgsql, mysql or dynamodb), the apps of its table.
+//
+// A Registry serves an immutable [Snapshot] swapped atomically, so a look-up
+// never waits on a database and a message in flight keeps the app
+// definitions it started with. The snapshot is replaced when
+//
+//   - the source is read again, every cache_ttl (Sockudo's default 300 s);
+//   - the config file is reloaded (SIGHUP, a change on disk: [Registry.SetConfig]);
+//   - a look-up misses: the worker asks for an app id and ingest for an app
+//     key it does not know. A database source is asked for that one row; a
+//     file-only registry reloads the file. Both are rate-limited per id or key,
+//     and at most one read of the source runs at a time.
+//
+// When the source cannot be read, the last good snapshot keeps being
+// served; [Registry.Health] and hookline_registry_stale say so.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookline/hookline/config"
+)
+
+// Source reads apps from where they are kept (a database table).
+type Source interface {
+	// Name names the source in logs and metrics: "pgsql", "mysql",
+	// "dynamodb".
+	Name() string
+	// Load reads every app. Rows that cannot be used are left out and
+	// reported in skipped, each error naming the row's id and the JSON
+	// path (config.AppFromRecord's errors); err is set only when the
+	// source could not be read. cfg gives the global webhook settings.
+	Load(ctx context.Context, cfg *config.Config) (apps []config.App, skipped []error, err error)
+	// AppByID and AppByKey read one app; found is false when there is no
+	// such row. A row that cannot be used is an error.
+	AppByID(ctx context.Context, cfg *config.Config, id string) (app config.App, found bool, err error)
+	AppByKey(ctx context.Context, cfg *config.Config, key string) (app config.App, found bool, err error)
+	// Close releases the connections.
+	Close() error
+}
+
+// Snapshot is one immutable version of the registry.
+type Snapshot struct {
+	byID  map[string]*config.App
+	byKey map[string]*config.App
+	// Config is the configuration the snapshot was built with.
+	Config *config.Config
+	// Version counts swaps, from 1.
+	Version uint64
+}
+
+// App returns the app with the given id, or nil.
+func (s *Snapshot) App(id string) *config.App { return s.byID[id] }
+
+// AppByKey returns the app with the given key, or nil.
+func (s *Snapshot) AppByKey(key string) *config.App { return s.byKey[key] }
+
+// Len is the number of apps.
+func (s *Snapshot) Len() int { return len(s.byID) }
+
+// Options configure a Registry.
+type Options struct {
+	// Source is the database the apps are read from; nil for the file's
+	// apps only.
+	Source Source
+	// ReloadFile re-reads the config file. On a look-up miss of a registry
+	// without Source it is called (rate-limited) and its config swapped in;
+	// nil: no reload on a miss.
+	ReloadFile func() (*config.Config, error)
+	// MissInterval is how long a missed id or key is not looked up again.
+	// Default 5 s.
+	MissInterval time.Duration
+	// LookupTimeout bounds one read of the source on a miss. Default 2 s.
+	LookupTimeout time.Duration
+	Logger        *slog.Logger
+	Registry      prometheus.Registerer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Registry serves the apps. The zero value is not usable; call New.
+type Registry struct {
+	opts Options
+	log  *slog.Logger
+	cur  atomic.Pointer[Snapshot]
+	m    *metrics
+
+	// sem admits one read of the source (or of the file) at a time.
+	sem chan struct{}
+
+	mu         sync.Mutex
+	cfg        *config.Config
+	dbApps     []config.App // the source's apps of the last good load
+	loaded     bool         // the source was read at least once
+	staleSince time.Time    // zero when the last read succeeded
+	lastErr    error
+	tried      map[string]time.Time // misses: "id\x00…" / "key\x00…" → when looked up
+	version    uint64
+}
+
+// New returns a registry serving cfg's apps. With a Source, call Load
+// before serving: until the source has been read once, Ready fails.
+func New(cfg *config.Config, opts Options) (*Registry, error) {
+	if opts.MissInterval <= 0 {
+		opts.MissInterval = 5 * time.Second
+	}
+	if opts.LookupTimeout <= 0 {
+		opts.LookupTimeout = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	source := "file"
+	if opts.Source != nil {
+		source = opts.Source.Name()
+	}
+	m, err := newMetrics(opts.Registry, source)
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{opts: opts, log: opts.Logger.With("registry", source), m: m, sem: make(chan struct{}, 1),
+		cfg: cfg, tried: map[string]time.Time{}}
+	r.swapLocked()
+	return r, nil
+}
+
+// Snapshot returns the current snapshot. It never blocks.
+func (r *Registry) Snapshot() *Snapshot { return r.cur.Load() }
+
+// Config returns the configuration of the current snapshot.
+func (r *Registry) Config() *config.Config { return r.cur.Load().Config }
+
+// App returns the app with the given id. On a miss it looks the id up
+// (see the package documentation) and returns nil when there is no such
+// app.
+func (r *Registry) App(ctx context.Context, id string) *config.App {
+	if a := r.cur.Load().App(id); a != nil {
+		return a
+	}
+	return r.miss(ctx, "id", id)
+}
+
+// AppByKey returns the app with the given key, looking it up on a miss.
+func (r *Registry) AppByKey(ctx context.Context, key string) *config.App {
+	if a := r.cur.Load().AppByKey(key); a != nil {
+		return a
+	}
+	return r.miss(ctx, "key", key)
+}
+
+func (r *Registry) find(kind, v string) *config.App {
+	s := r.cur.Load()
+	if kind == "id" {
+		return s.App(v)
+	}
+	return s.AppByKey(v)
+}
+
+func (r *Registry) miss(ctx context.Context, kind, v string) *config.App {
+	if v == "" || (r.opts.Source == nil && r.opts.ReloadFile == nil) {
+		return nil
+	}
+	tk := kind + "\x00" + v
+	now := r.opts.Now()
+	r.mu.Lock()
+	if t, ok := r.tried[tk]; ok && now.Sub(t) < r.opts.MissInterval {
+		r.mu.Unlock()
+		r.m.lookups.WithLabelValues(kind, "limited").Inc()
+		return nil
+	}
+	r.mu.Unlock()
+
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil
+	}
+	defer func() { <-r.sem }()
+	// Another caller may have found it, or tried it, while this one waited.
+	if a := r.find(kind, v); a != nil {
+		return a
+	}
+	now = r.opts.Now()
+	r.mu.Lock()
+	if t, ok := r.tried[tk]; ok && now.Sub(t) < r.opts.MissInterval {
+		r.mu.Unlock()
+		r.m.lookups.WithLabelValues(kind, "limited").Inc()
+		return nil
+	}
+	if len(r.tried) > 10_000 { // unknown keys from the internet must not grow it for ever
+		for k, t := range r.tried {
+			if now.Sub(t) >= r.opts.MissInterval {
+				delete(r.tried, k)
+			}
+		}
+	}
+	r.tried[tk] = now
+	r.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, r.opts.LookupTimeout)
+	defer cancel()
+	if r.opts.Source == nil {
+		// A file registry: read the file again, once.
+		cfg, err := r.opts.ReloadFile()
+		if err != nil {
+			r.m.lookups.WithLabelValues(kind, "error").Inc()
+			r.m.loads.WithLabelValues("miss", "invalid").Inc()
+			r.log.Warn("config reload on an unknown app "+kind+" failed; keeping the current apps", "error", err)
+			return nil
+		}
+		r.setConfig(cfg)
+		r.m.loads.WithLabelValues("miss", "ok").Inc()
+		a := r.find(kind, v)
+		r.m.lookups.WithLabelValues(kind, found(a != nil)).Inc()
+		return a
+	}
+	cfg := r.Config()
+	var (
+		app config.App
+		ok  bool
+		err error
+	)
+	if kind == "id" {
+		app, ok, err = r.opts.Source.AppByID(ctx, cfg, v)
+	} else {
+		app, ok, err = r.opts.Source.AppByKey(ctx, cfg, v)
+	}
+	switch {
+	case err != nil:
+		r.m.lookups.WithLabelValues(kind, "error").Inc()
+		r.log.Warn("app look-up failed", "by", kind, "error", err)
+		return nil
+	case !ok:
+		r.m.lookups.WithLabelValues(kind, "missing").Inc()
+		return nil
+	}
+	r.m.lookups.WithLabelValues(kind, "found").Inc()
+	r.mu.Lock()
+	r.dbApps = upsert(r.dbApps, app)
+	r.swapLocked()
+	r.mu.Unlock()
+	r.log.Info("app read on a look-up miss", "app_id", app.ID, "webhooks", len(app.Webhooks))
+	return r.find(kind, v)
+}
+
+func found(ok bool) string {
+	if ok {
+		return "found"
+	}
+	return "missing"
+}
+
+// upsert replaces the app with app's id, or appends it.
+func upsert(apps []config.App, app config.App) []config.App {
+	out := make([]config.App, 0, len(apps)+1)
+	for _, a := range apps {
+		if a.ID != app.ID && a.Key != app.Key {
+			out = append(out, a)
+		}
+	}
+	return append(out, app)
+}
+
+// Load reads the source and swaps in what it holds. trigger names why, for
+// the metric ("start", "ttl", "reload"). On an error the current snapshot
+// stays; the registry is stale until a read succeeds.
+func (r *Registry) Load(ctx context.Context, trigger string) error {
+	if r.opts.Source == nil {
+		return nil
+	}
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.sem }()
+	cfg := r.Config()
+	apps, skipped, err := r.opts.Source.Load(ctx, cfg)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		if r.staleSince.IsZero() {
+			r.staleSince = r.opts.Now()
+		}
+		r.lastErr = err
+		r.m.stale.Set(1)
+		r.m.loads.WithLabelValues(trigger, "error").Inc()
+		return fmt.Errorf("registry: reading %s: %w", r.opts.Source.Name(), err)
+	}
+	for _, e := range skipped {
+		r.log.Error("app skipped: its row is invalid", "error", e)
+	}
+	r.m.skipped.Set(float64(len(skipped)))
+	r.dbApps, r.loaded, r.staleSince, r.lastErr = apps, true, time.Time{}, nil
+	r.tried = map[string]time.Time{}
+	r.m.stale.Set(0)
+	r.m.lastSuccess.Set(float64(r.opts.Now().UnixNano()) / 1e9)
+	r.m.loads.WithLabelValues(trigger, "ok").Inc()
+	r.swapLocked()
+	return nil
+}
+
+// Run reads the source every cache_ttl until ctx ends; after a failed read
+// it tries again sooner (every tenth of the TTL, at least 1 s, at most 30 s).
+func (r *Registry) Run(ctx context.Context) {
+	if r.opts.Source == nil {
+		return
+	}
+	for {
+		wait := r.Config().AppManager.CacheTTL
+		if wait <= 0 {
+			wait = config.DefaultCacheTTL
+		}
+		if _, err := r.Stale(); err != nil {
+			wait = min(max(wait/10, time.Second), 30*time.Second)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := r.Load(ctx, "ttl"); err != nil && ctx.Err() == nil {
+			since, _ := r.Stale()
+			r.log.Error("app registry not refreshed; serving the last good one", "error", err, "stale_since", since)
+		}
+	}
+}
+
+// SetConfig swaps in a newly loaded configuration: the file's apps and the
+// global webhook settings. A database source is read again with it in the
+// background (its rows are resolved with the global settings).
+func (r *Registry) SetConfig(ctx context.Context, cfg *config.Config) {
+	r.setConfig(cfg)
+	if r.opts.Source != nil {
+		go func() {
+			if err := r.Load(ctx, "reload"); err != nil && ctx.Err() == nil {
+				r.log.Error("app registry not refreshed after the config reload; serving the last good one", "error", err)
+			}
+		}()
+	}
+}
+
+func (r *Registry) setConfig(cfg *config.Config) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg = cfg
+	r.tried = map[string]time.Time{}
+	r.swapLocked()
+}
+
+// swapLocked builds and publishes a snapshot: the source's apps, then the
+// file's apps whose id and key the source does not have (the source wins:
+// Sockudo registers inline apps into its database).
+func (r *Registry) swapLocked() {
+	r.version++
+	s := &Snapshot{byID: map[string]*config.App{}, byKey: map[string]*config.App{}, Config: r.cfg, Version: r.version}
+	add := func(apps []config.App, from string) {
+		for i := range apps {
+			a := &apps[i]
+			if s.byID[a.ID] != nil || s.byKey[a.Key] != nil {
+				if from == "file" {
+					r.log.Warn("app of the config file hidden by a database row with the same id or key", "app_id", a.ID, "path", a.Path)
+				}
+				continue
+			}
+			s.byID[a.ID] = a
+			s.byKey[a.Key] = a
+		}
+	}
+	add(r.dbApps, "source")
+	add(r.cfg.Apps, "file")
+	r.cur.Store(s)
+	r.m.apps.Set(float64(len(s.byID)))
+}
+
+// Ready is nil once the registry can serve: always for a file registry,
+// after the first successful read for a database one.
+func (r *Registry) Ready() error {
+	if r.opts.Source == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded {
+		if r.lastErr != nil {
+			return fmt.Errorf("app registry %s not read yet: %w", r.opts.Source.Name(), r.lastErr)
+		}
+		return errors.New("app registry " + r.opts.Source.Name() + " not read yet")
+	}
+	return nil
+}
+
+// Stale reports since when the source could not be read, and why; a nil
+// error means the last read succeeded.
+func (r *Registry) Stale() (time.Time, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.staleSince, r.lastErr
+}
+
+// Close closes the source.
+func (r *Registry) Close() error {
+	if r.opts.Source == nil {
+		return nil
+	}
+	return r.opts.Source.Close()
+}
+
+// Static returns a registry of cfg's apps only, for tests and tools that
+// never reload.
+func Static(cfg *config.Config) *Registry {
+	r, err := New(cfg, Options{})
+	if err != nil {
+		panic(err) // a fresh prometheus registry never refuses
+	}
+	return r
+}
