@@ -115,6 +115,28 @@ func Run(t *testing.T, b Backend) {
 			t.Errorf("AppByID(app-bad) = found %t, %v; want an error naming the row", ok, err)
 		}
 	})
+	t.Run("RegistryLooksUpOnAMiss", func(t *testing.T) {
+		src := b.New(t, Rows())
+		defer src.Close()
+		// Not loaded: every app is a miss, read as one row.
+		reg, err := registry.New(Config(t), registry.Options{Source: src, MissInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := reg.App(ctx, "app-policy"); a == nil || a.Key != "key-policy" {
+			t.Fatalf("App(app-policy) on a miss = %+v", a)
+		}
+		if a := reg.AppByKey(ctx, "key-legacy"); a == nil || a.ID != "app-legacy" {
+			t.Fatalf("AppByKey(key-legacy) on a miss = %+v", a)
+		}
+		// Served from the snapshot from now on, by id and by key.
+		if reg.Snapshot().App("app-legacy") == nil || reg.Snapshot().AppByKey("key-policy") == nil {
+			t.Error("looked-up apps are not in the snapshot")
+		}
+		if reg.App(ctx, "app-nope") != nil || reg.App(ctx, "app-nope") != nil || reg.AppByKey(ctx, "key-bad") != nil {
+			t.Error("an unknown or invalid app was returned")
+		}
+	})
 	t.Run("ManyRows", func(t *testing.T) {
 		// More than one page of a DynamoDB scan (1 MB): 600 rows of ~2 KB.
 		pad := strings.Repeat("x", 1800)
