@@ -20,8 +20,9 @@
 // signature; 400 for a malformed body (the message says what); 413 over the
 // size limit; 415 for a Content-Type that is not JSON; 503 with Retry-After
 // when SQS is unavailable or refuses the events (access denied, a missing
-// queue: the deployment's fault, never the sender's); 405 and 404 as HTTP
-// expects.
+// queue: the deployment's fault, never the sender's), or while a database
+// app registry has not been read yet; 405 and 404 as HTTP expects. An
+// unknown key is looked up once more before the 401 (registry.Registry).
 //
 // The events of an app that arrive within the producer's linger (50 ms in
 // `hookline ingest`), from any number of POSTs, share one SQS message: fewer
@@ -54,6 +55,7 @@ import (
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/payload"
 	"github.com/hookline/hookline/producer"
+	"github.com/hookline/hookline/registry"
 	"github.com/hookline/hookline/signing"
 )
 
@@ -85,8 +87,13 @@ var _ Publisher = (*producer.Producer)(nil)
 
 // Options configure the handler.
 type Options struct {
-	// Config is the app registry (keys and secrets).
+	// Config is the configuration (its apps are the registry when Apps is
+	// nil).
 	Config *config.Config
+	// Apps is the app registry keys are looked up in. An unknown key is
+	// looked up once more (a database row, or the config file read again;
+	// rate-limited) before the answer is 401. Nil: Config's apps.
+	Apps *registry.Registry
 	// MaxBodyBytes caps a request body; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
 	// Timeout bounds the wait for SQS; past it the answer is 503. Default 3 s.
@@ -124,6 +131,9 @@ var _ http.Handler = (*Handler)(nil)
 func New(pub Publisher, opts Options) (*Handler, error) {
 	if opts.Config == nil || pub == nil {
 		return nil, errors.New("ingest: Options.Config and a publisher are required")
+	}
+	if opts.Apps == nil {
+		opts.Apps = registry.Static(opts.Config)
 	}
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -232,7 +242,15 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, endpoint string
 		return http.StatusBadRequest, "the request body could not be read", 0, false
 	}
 	key := r.Header.Get(signing.HeaderKey)
-	app := h.opts.Config.AppByKey(key)
+	if err := h.opts.Apps.Ready(); err != nil {
+		// A database registry not read yet: a 401 now would lose events
+		// Sockudo never retries.
+		return http.StatusServiceUnavailable, "the app registry is not loaded yet; retry later", 0, false
+	}
+	var app *config.App
+	if key != "" {
+		app = h.opts.Apps.AppByKey(r.Context(), key)
+	}
 	switch {
 	case key == "":
 		return http.StatusUnauthorized, "missing " + signing.HeaderKey, 0, false

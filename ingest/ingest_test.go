@@ -8,10 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/hookline/hookline/ingest"
 	"github.com/hookline/hookline/payload"
 	"github.com/hookline/hookline/producer"
+	"github.com/hookline/hookline/registry"
 	"github.com/hookline/hookline/signing"
 )
 
@@ -371,5 +375,57 @@ func TestMetricsExportedFromTheStart(t *testing.T) {
 	}
 	if v, _ := value("hookline_ingest_request_duration_seconds", map[string]string{"endpoint": "pusher"}); v != 2 {
 		t.Errorf("request_duration_seconds{pusher} count %v, want 2", v)
+	}
+}
+
+// An app added to the config file is accepted at once: before answering 401
+// for an unknown key, ingest reads the registry again (rate-limited).
+func TestUnknownKeyRereadsTheRegistryOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	doc := func(apps ...string) string {
+		return `{"app_manager":{"array":{"apps":[` + strings.Join(apps, ",") + `]}}}`
+	}
+	const app1 = `{"id":"app-1","key":"key-1","secret":"secret-1"}`
+	const app2 = `{"id":"app-2","key":"key-2","secret":"secret-2"}`
+	if err := os.WriteFile(path, []byte(doc(app1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var reads atomic.Int32
+	load := func() (*config.Config, error) {
+		reads.Add(1)
+		return config.Load(path, config.Sources{ReadFile: os.ReadFile}, config.Overrides{})
+	}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := registry.New(cfg, registry.Options{ReloadFile: load, MissInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &fakePublisher{}
+	h, err := ingest.New(pub, ingest.Options{Config: cfg, Apps: apps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	if err := os.WriteFile(path, []byte(doc(app1, app2)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := post(t, srv.URL+"/pusher", "key-2", "secret-2", "application/json", pusherBody); r.status != http.StatusOK {
+		t.Fatalf("new app's key: %d %v, want 200", r.status, r.body)
+	}
+	if len(pub.calls) != 1 || pub.calls[0].appID != "app-2" {
+		t.Errorf("published %+v", pub.calls)
+	}
+	for range 3 {
+		if r := post(t, srv.URL+"/pusher", "key-x", "secret-x", "application/json", pusherBody); r.status != http.StatusUnauthorized {
+			t.Fatalf("unknown key: %d, want 401", r.status)
+		}
+	}
+	if n := reads.Load(); n != 3 { // the first load, key-2's miss, key-x's first miss
+		t.Errorf("config reads = %d, want 3: a repeated unknown key must not read the file each time", n)
 	}
 }

@@ -362,7 +362,6 @@ func (r *Registry) setConfig(cfg *config.Config) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cfg = cfg
-	r.tried = map[string]time.Time{}
 	r.swapLocked()
 }
 

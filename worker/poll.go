@@ -203,7 +203,7 @@ func (w *Worker) prepare(sm *types.Message, now time.Time) *message {
 // resolved from the start.
 func (w *Worker) route(m *message) {
 	env := m.env
-	m.app = w.cfg.App(env.AppID)
+	m.app = w.opts.Apps.App(context.Background(), env.AppID)
 	switch {
 	case m.app == nil:
 		// Config rollout lag: retried like a failed delivery, then

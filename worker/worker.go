@@ -101,6 +101,7 @@ import (
 
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/registry"
 )
 
 // Defaults for Options fields left zero.
@@ -182,6 +183,11 @@ type Options struct {
 	// negative: never wait.
 	ReceivePace time.Duration
 
+	// Apps is the app registry messages are routed with; nil: cfg's apps,
+	// never reloaded. A message keeps the app definition it was routed with
+	// until it settles, whatever the registry swaps in meanwhile.
+	Apps *registry.Registry
+
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
 	// Now is the clock; default time.Now.
@@ -238,6 +244,9 @@ func New(cfg *config.Config, opts Options, client SQS, sender delivery.Sender) (
 		return nil, errors.New("worker: Options.DeadLetterQueueURL is required")
 	}
 	setDefaults(&opts, cfg)
+	if opts.Apps == nil {
+		opts.Apps = registry.Static(cfg)
+	}
 	switch {
 	case opts.MaxInFlightMessages < 1:
 		return nil, fmt.Errorf("worker: Options.MaxInFlightMessages %d: want at least 1", opts.MaxInFlightMessages)

@@ -48,8 +48,11 @@ one SQS message (up to webhooks.batching.size events and 64 KiB), and messages
 of all apps share SendMessageBatch calls filled within --batch-linger: fewer
 billed SQS requests, answers that much later (Pusher waits about 4 s).
 
-Also serves GET /healthz and GET /metrics. SIGTERM: stop accepting, finish the
-requests in progress, flush the producer, exit 0.`,
+Also serves GET /healthz, GET /readyz (503 until the apps were read) and
+GET /metrics. SIGHUP or a change of the config file reloads the apps; an
+unknown key is looked up once more (rate-limited) before the answer is 401.
+SIGTERM: stop accepting, finish the requests in progress, flush the
+producer, exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if readTimeout <= 0 {
@@ -80,12 +83,25 @@ requests in progress, flush the producer, exit 0.`,
 			if err != nil {
 				return err
 			}
-			opts.Config, opts.Logger, opts.Registry = cfg, log, reg
+			apps, err := g.openApps(ctx, e, log, cfg, reg)
+			if err != nil {
+				return err
+			}
+			defer apps.Close()
+			opts.Config, opts.Apps, opts.Logger, opts.Registry = cfg, apps, log, reg
 			h, err := ingest.New(prod, opts)
 			if err != nil {
 				return err
 			}
 			h.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }))
+			h.Handle("GET /readyz", readyzHandler(apps, nil))
+			// Requests are answered 503 until the apps were read (ingest.Handler checks
+			// apps.Ready); the first read goes on in the background.
+			go func() {
+				if firstRead(ctx, log, apps) == nil {
+					apps.Run(ctx)
+				}
+			}()
 			h.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {

@@ -32,7 +32,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "hookline: %v again: exiting now\n", s)
 		os.Exit(2)
 	}()
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := runEnv(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, hup: hup})
 	cancel()
 	os.Exit(code)
 }
@@ -49,11 +51,18 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
-	root := newRoot(&env{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv})
+	return runEnv(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv})
+}
+
+// runEnv runs the command line args with e's streams, environment and
+// signals.
+func runEnv(ctx context.Context, args []string, e *env) int {
+	stderr := e.stderr
+	root := newRoot(e)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0

@@ -24,6 +24,9 @@ type env struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	lookupEnv func(string) (string, bool)
+	// hup delivers SIGHUP (reload the config); nil in tests that do not
+	// send it.
+	hup <-chan os.Signal
 }
 
 // globalFlags are the flags every command takes.

@@ -39,9 +39,11 @@ its attributes (hookline-reason, -target, -status, -attempts).
 SIGTERM or SIGINT: stop receiving, flush open batches, finish deliveries within
 the grace period (shutdown_grace_period, default 25 s), release messages whose
 delivery never started, exit 0. A second signal exits at once with status 2.
+SIGHUP or a change of the config file reloads the apps and their webhooks
+(messages in flight finish with the definitions they started with).
 
 --listen serves /healthz (liveness, independent of SQS), /readyz (a receive
-succeeded recently) and /metrics (Prometheus: deliveries, SQS calls, queue
+succeeded recently, and the apps were read) and /metrics (Prometheus: deliveries, SQS calls, queue
 depths of the main queue and the DLQ, event age; see docs/production.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -70,6 +72,12 @@ depths of the main queue and the DLQ, event age; see docs/production.md).`,
 			opts.Logger = log
 			reg := newRegistry()
 			opts.Registry = reg
+			apps, err := g.openApps(ctx, e, log, cfg, reg)
+			if err != nil {
+				return err
+			}
+			defer apps.Close()
+			opts.Apps = apps
 			httpSender := delivery.NewHTTP(delivery.HTTPOptions{UserAgent: "Hookline/" + version})
 			defer httpSender.CloseIdleConnections()
 			sender := delivery.ByTarget{HTTP: httpSender, Lambda: delivery.NewLambda(delivery.LambdaOptions{AWS: awsCfg})}
@@ -78,13 +86,17 @@ depths of the main queue and the DLQ, event age; see docs/production.md).`,
 				return err
 			}
 			if listen != "" {
-				srv, addr, err := serveOps(listen, reg, w.Ready)
+				srv, addr, err := serveOps(listen, reg, readyzHandler(apps, w.Ready))
 				if err != nil {
 					return err
 				}
 				log.Info("serving health and metrics", "addr", addr)
 				defer shutdownServer(srv)
 			}
+			if err := firstRead(ctx, log, apps); err != nil {
+				return nil // stopped before the database answered: nothing was received
+			}
+			go apps.Run(ctx)
 			return w.Run(ctx)
 		},
 	}
@@ -141,18 +153,12 @@ func queueURLs(ctx context.Context, client *sqs.Client, q config.Queue) (main, d
 }
 
 // serveOps starts the health and metrics server.
-func serveOps(addr string, reg *prometheus.Registry, ready func() error) (*http.Server, string, error) {
+func serveOps(addr string, reg *prometheus.Registry, readyz http.HandlerFunc) (*http.Server, string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	mux.HandleFunc("GET /readyz", readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
