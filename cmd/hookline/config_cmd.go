@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,6 +12,7 @@ import (
 )
 
 func newConfigCmd(e *env, g *globalFlags) *cobra.Command {
+	var offline bool
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Inspect the configuration",
@@ -20,7 +23,11 @@ func newConfigCmd(e *env, g *globalFlags) *cobra.Command {
 		Long: `Validate the config file with every environment override and flag applied,
 then print the resolved configuration as JSON with app secrets and custom
 header values redacted. Warnings and notes go to stderr. Exits 1 on any error;
-each error names its JSON path (or environment variable) and the value.`,
+each error names its JSON path (or environment variable) and the value.
+
+With a database app manager (app_manager.driver pgsql, mysql or dynamodb) it
+also reads the apps table, as the worker would, and reports every row it
+would skip (named by its id, with the JSON path); --offline skips the read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(e)
@@ -40,16 +47,40 @@ each error names its JSON path (or environment variable) and the value.`,
 				}
 				return err
 			}
+			dbApps := 0
+			if cfg.AppManager.Driver != config.DriverMemory && !offline {
+				n, skipped, err := checkDatabase(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				if len(skipped) > 0 {
+					fmt.Fprintf(e.stderr, "%s: %d row(s) of the %s table would be skipped:\n", g.configPath, len(skipped), cfg.AppManager.Driver)
+					for _, err := range skipped {
+						fmt.Fprintln(e.stderr, "  "+err.Error())
+					}
+					return exitError{1}
+				}
+				dbApps = n
+			}
 			for _, n := range notes(cfg) {
 				fmt.Fprintln(e.stderr, "note:", n)
 			}
 			if err := cfg.WriteRedacted(e.stdout); err != nil {
 				return err
 			}
+			if cfg.AppManager.Driver != config.DriverMemory {
+				read := fmt.Sprintf("%d apps read from the %s table", dbApps, cfg.AppManager.Driver)
+				if offline {
+					read = cfg.AppManager.Driver + " table not read (--offline)"
+				}
+				fmt.Fprintf(e.stderr, "%s: OK (%d apps in the file, %d webhooks; %s)\n", g.configPath, len(cfg.Apps), countWebhooks(cfg), read)
+				return nil
+			}
 			fmt.Fprintf(e.stderr, "%s: OK (%d apps, %d webhooks)\n", g.configPath, len(cfg.Apps), countWebhooks(cfg))
 			return nil
 		},
 	}
+	check.Flags().BoolVar(&offline, "offline", false, "do not read a database app registry; check the file only")
 	cmd.AddCommand(check)
 	return cmd
 }
@@ -74,4 +105,21 @@ func countWebhooks(cfg *config.Config) int {
 		n += len(a.Webhooks)
 	}
 	return n
+}
+
+// checkDatabase reads the database registry once, as the worker's first
+// read would.
+func checkDatabase(ctx context.Context, cfg *config.Config) (apps int, skipped []error, err error) {
+	src, err := openSource(ctx, cfg)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	list, skipped, err := src.Load(ctx, cfg)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading the %s app registry: %w (--offline checks the file only)", src.Name(), err)
+	}
+	return len(list), skipped, nil
 }
