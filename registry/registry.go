@@ -80,8 +80,11 @@ type Options struct {
 	// MissInterval is how long a missed id or key is not looked up again.
 	// Default 5 s.
 	MissInterval time.Duration
-	// LookupTimeout bounds one read of the source on a miss. Default 2 s.
+	// LookupTimeout bounds a look-up on a miss, the wait for a read in
+	// progress included. Default 2 s.
 	LookupTimeout time.Duration
+	// LoadTimeout bounds one full read of the source. Default 60 s.
+	LoadTimeout time.Duration
 	Logger        *slog.Logger
 	Registry      prometheus.Registerer
 	// Now is the clock; default time.Now.
@@ -116,6 +119,9 @@ func New(cfg *config.Config, opts Options) (*Registry, error) {
 	}
 	if opts.LookupTimeout <= 0 {
 		opts.LookupTimeout = 2 * time.Second
+	}
+	if opts.LoadTimeout <= 0 {
+		opts.LoadTimeout = 60 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -186,9 +192,13 @@ func (r *Registry) miss(ctx context.Context, kind, v string) *config.App {
 	}
 	r.mu.Unlock()
 
+	// The wait for a read in progress counts against the look-up's time.
+	ctx, cancel := context.WithTimeout(ctx, r.opts.LookupTimeout)
+	defer cancel()
 	select {
 	case r.sem <- struct{}{}:
 	case <-ctx.Done():
+		r.m.lookups.WithLabelValues(kind, "error").Inc()
 		return nil
 	}
 	defer func() { <-r.sem }()
@@ -213,8 +223,6 @@ func (r *Registry) miss(ctx context.Context, kind, v string) *config.App {
 	r.tried[tk] = now
 	r.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, r.opts.LookupTimeout)
-	defer cancel()
 	if r.opts.Source == nil {
 		// A file registry: read the file again, once.
 		cfg, err := r.opts.ReloadFile()
@@ -291,6 +299,8 @@ func (r *Registry) Load(ctx context.Context, trigger string) error {
 	}
 	defer func() { <-r.sem }()
 	cfg := r.Config()
+	ctx, cancel := context.WithTimeout(ctx, r.opts.LoadTimeout)
+	defer cancel()
 	apps, skipped, err := r.opts.Source.Load(ctx, cfg)
 	r.mu.Lock()
 	defer r.mu.Unlock()
