@@ -85,8 +85,8 @@ type Options struct {
 	LookupTimeout time.Duration
 	// LoadTimeout bounds one full read of the source. Default 60 s.
 	LoadTimeout time.Duration
-	Logger        *slog.Logger
-	Registry      prometheus.Registerer
+	Logger      *slog.Logger
+	Registry    prometheus.Registerer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
