@@ -1,0 +1,462 @@
+// Package dbtest starts the real database servers the app-registry tests
+// read from: PostgreSQL and MariaDB from the machine's packages, each once
+// per test process, on 127.0.0.1 and a free port, with their data in a
+// temporary directory (fsync off). scripts/test-deps installs them; `make
+// test` runs it.
+//
+// Each server has a superuser connection (Admin) for the tests to create
+// tables with, and a login, Reader, that has no privileges until a test
+// grants it SELECT: Hookline only ever reads.
+//
+// When a server's programs are missing, tests skip with instructions, or,
+// when the CI environment variable is non-empty, fail: integration tests
+// never skip silently in CI.
+package dbtest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/hookline/hookline/config"
+)
+
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 20 * time.Second
+	// Database is the database the servers have for the tests (Sockudo's
+	// default name).
+	Database = "sockudo"
+	// Reader and ReaderPassword are the read-only login.
+	Reader         = "hookline"
+	ReaderPassword = "reader-Pa$$word:@/?"
+	adminPassword  = "admin-secret"
+)
+
+// Server is a running database server.
+type Server struct {
+	// Kind is "postgres" or "mariadb".
+	Kind string
+	Port int
+	// Admin is a superuser connection to Database.
+	Admin *sql.DB
+
+	dir   string
+	start func() (*exec.Cmd, error) // starts the server process
+	ready func(ctx context.Context) error
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	log string
+}
+
+// Settings returns the connection settings of the read-only login, as
+// database.postgres or database.mysql would hold them.
+func (s *Server) Settings() config.SQLDatabase {
+	return config.SQLDatabase{Host: "127.0.0.1", Port: s.Port, Username: Reader, Password: config.Secret(ReaderPassword),
+		Database: Database, TableName: "applications", PoolMax: 4}
+}
+
+// Exec runs statements as the superuser, failing the test on an error.
+func (s *Server) Exec(tb testing.TB, stmts ...string) {
+	tb.Helper()
+	for _, q := range stmts {
+		if _, err := s.Admin.Exec(q); err != nil {
+			tb.Fatalf("%s: %s: %v", s.Kind, q, err)
+		}
+	}
+}
+
+// Stop stops the server (as an outage would) and returns a function that
+// starts it again on the same port, with the same data, and waits until it
+// accepts connections.
+func (s *Server) Stop(tb testing.TB) (restart func()) {
+	tb.Helper()
+	if err := s.stop(); err != nil {
+		tb.Fatalf("%s: stop: %v", s.Kind, err)
+	}
+	return func() {
+		tb.Helper()
+		if err := s.run(); err != nil {
+			tb.Fatalf("%s: restart: %v", s.Kind, err)
+		}
+		// The superuser's pooled connections died with the server.
+		s.Admin.SetMaxIdleConns(0)
+		s.Admin.SetMaxIdleConns(2)
+	}
+}
+
+func (s *Server) run() error {
+	cmd, err := s.start()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	var last error
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		last = s.ready(pctx)
+		pcancel()
+		if last == nil {
+			go func() { s.waited(<-exited) }()
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("exited before accepting connections (%v); log:\n%s", err, tail(s.log))
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			return fmt.Errorf("not accepting connections after %s (%v); log:\n%s", startTimeout, last, tail(s.log))
+		case <-time.After(100 * time.Millisecond): // polling a starting server: it signals nothing
+		}
+	}
+}
+
+// waited records that the process ended.
+func (s *Server) waited(error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cmd = nil
+}
+
+func (s *Server) stop() error {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	// PostgreSQL: SIGINT is a fast shutdown; MariaDB: SIGTERM.
+	sig := syscall.SIGTERM
+	if s.Kind == "postgres" {
+		sig = syscall.SIGINT
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		return nil // already gone
+	}
+	deadline := time.Now().Add(stopTimeout)
+	for {
+		s.mu.Lock()
+		done := s.cmd == nil
+		s.mu.Unlock()
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			return fmt.Errorf("still running %s after the signal: killed", stopTimeout)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the process's exit (waited runs in its own goroutine)
+	}
+}
+
+var (
+	mu      sync.Mutex
+	servers = map[string]*Server{}
+	errs    = map[string]error{}
+)
+
+// unavailable is a missing program: tests skip, or fail in CI.
+type unavailable struct{ reason string }
+
+func (e *unavailable) Error() string { return e.reason }
+
+func get(tb testing.TB, kind string, start func() (*Server, error)) *Server {
+	tb.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	s, err := servers[kind], errs[kind]
+	if s == nil && err == nil {
+		s, err = start()
+		servers[kind], errs[kind] = s, err
+	}
+	var u *unavailable
+	switch {
+	case errors.As(err, &u):
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("dbtest: CI is set, but there is no %s for the app-registry tests: %s. Fix the CI job: "+
+				"run scripts/test-deps (`make test` does).", kind, u.reason)
+		}
+		tb.Skipf("dbtest: skipping: %s. To enable: run scripts/test-deps as root (or `make test`), "+
+			"which installs the Debian packages postgresql and mariadb-server.", u.reason)
+	case err != nil:
+		tb.Fatalf("dbtest: start %s: %v", kind, err)
+	}
+	return s
+}
+
+// StopAll stops the servers started by this process and removes their data.
+func StopAll() {
+	mu.Lock()
+	defer mu.Unlock()
+	for kind, s := range servers {
+		if err := s.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "dbtest: %s: %v\n", kind, err)
+		}
+		_ = s.Admin.Close()
+		_ = os.RemoveAll(s.dir)
+		delete(servers, kind)
+	}
+}
+
+// RunTests runs the tests, then stops the servers. Use it from TestMain.
+func RunTests(m *testing.M) int {
+	defer StopAll()
+	return m.Run()
+}
+
+// Postgres returns the PostgreSQL server of this test process, starting it
+// on first use. HOOKLINE_PG_BINDIR names the directory of initdb and
+// postgres; the default is the newest /usr/lib/postgresql/*/bin, else PATH.
+func Postgres(tb testing.TB) *Server { return get(tb, "postgres", startPostgres) }
+
+// MariaDB returns the MariaDB (or MySQL) server of this test process,
+// starting it on first use.
+func MariaDB(tb testing.TB) *Server { return get(tb, "mariadb", startMariaDB) }
+
+func pgBinDir() (string, error) {
+	if d := os.Getenv("HOOKLINE_PG_BINDIR"); d != "" {
+		return d, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("postgres"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", &unavailable{"no PostgreSQL server (initdb, postgres) in /usr/lib/postgresql/*/bin or on PATH"}
+}
+
+func version(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+// asUser runs cmd as the postgres OS user when this process is root
+// (PostgreSQL refuses to run as root) and returns the ids files must be
+// owned by; -1 when nothing changes.
+func asUser(cmd *exec.Cmd, name string) (uid, gid int, err error) {
+	if os.Geteuid() != 0 {
+		return -1, -1, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, &unavailable{fmt.Sprintf("running as root, and there is no OS user %q to run the server as: %v", name, err)}
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	if cmd != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	}
+	return uid, gid, nil
+}
+
+func startPostgres() (*Server, error) {
+	bin, err := pgBinDir()
+	if err != nil {
+		return nil, err
+	}
+	uid, gid, err := asUser(nil, "postgres")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "hookline-pg-")
+	if err != nil {
+		return nil, err
+	}
+	data, pw := filepath.Join(dir, "data"), filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte(adminPassword+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	if uid >= 0 {
+		for _, p := range []string{dir, pw} {
+			if err := os.Chown(p, uid, gid); err != nil {
+				return nil, err
+			}
+		}
+	}
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "admin", "--pwfile="+pw,
+		"--auth=scram-sha-256", "-E", "UTF8", "--no-sync", "--locale=C")
+	if _, _, err := asUser(initdb, "postgres"); err != nil {
+		return nil, err
+	}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Kind: "postgres", Port: port, dir: dir, log: filepath.Join(dir, "server.log")}
+	s.start = func() (*exec.Cmd, error) {
+		cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+			"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",
+			"-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=60")
+		if _, _, err := asUser(cmd, "postgres"); err != nil {
+			return nil, err
+		}
+		return startLogged(cmd, s.log)
+	}
+	dsn := func(db string) string {
+		return fmt.Sprintf("postgres://admin:%s@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=2", adminPassword, port, db)
+	}
+	s.ready = func(ctx context.Context) error {
+		c, err := pgx.Connect(ctx, dsn("postgres"))
+		if err != nil {
+			return err
+		}
+		return c.Close(ctx)
+	}
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	boot, err := sql.Open("pgx", dsn("postgres"))
+	if err != nil {
+		return nil, err
+	}
+	defer boot.Close()
+	for _, q := range []string{
+		"CREATE DATABASE " + Database,
+		"CREATE ROLE " + Reader + " LOGIN PASSWORD '" + strings.ReplaceAll(ReaderPassword, "'", "''") + "'",
+	} {
+		if _, err := boot.Exec(q); err != nil {
+			return nil, fmt.Errorf("%s: %v", q, err)
+		}
+	}
+	pc, err := pgx.ParseConfig(dsn(Database))
+	if err != nil {
+		return nil, err
+	}
+	s.Admin = stdlib.OpenDB(*pc)
+	return s, nil
+}
+
+func lookPath(names ...string) (string, error) {
+	for _, n := range names {
+		for _, p := range []string{n, "/usr/sbin/" + n, "/usr/bin/" + n} {
+			if path, err := exec.LookPath(p); err == nil {
+				return path, nil
+			}
+		}
+	}
+	return "", &unavailable{fmt.Sprintf("none of %s is installed", strings.Join(names, ", "))}
+}
+
+func startMariaDB() (*Server, error) {
+	server, err := lookPath("mariadbd", "mysqld")
+	if err != nil {
+		return nil, err
+	}
+	install, err := lookPath("mariadb-install-db", "mysql_install_db")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "hookline-mariadb-")
+	if err != nil {
+		return nil, err
+	}
+	data, sock := filepath.Join(dir, "data"), filepath.Join(dir, "sock")
+	var asRoot []string
+	if os.Geteuid() == 0 {
+		asRoot = []string{"--user=root"}
+	}
+	args := append([]string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal",
+		"--skip-test-db"}, asRoot...)
+	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%s: %v\n%s", install, err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Kind: "mariadb", Port: port, dir: dir, log: filepath.Join(dir, "server.log")}
+	s.start = func() (*exec.Cmd, error) {
+		args := append([]string{"--no-defaults", "--datadir=" + data, "--socket=" + sock, "--port=" + strconv.Itoa(port),
+			"--bind-address=127.0.0.1", "--skip-name-resolve", "--skip-log-bin", "--pid-file=" + filepath.Join(dir, "pid"),
+			"--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=0", "--performance-schema=OFF"}, asRoot...)
+		return startLogged(exec.Command(server, args...), s.log)
+	}
+	admin := func(db string) *sql.DB {
+		mc := mysql.NewConfig()
+		mc.User, mc.Net, mc.Addr, mc.DBName, mc.Timeout = "root", "unix", sock, db, 2*time.Second
+		conn, _ := mysql.NewConnector(mc)
+		return sql.OpenDB(conn)
+	}
+	s.ready = func(ctx context.Context) error {
+		db := admin("")
+		defer db.Close()
+		return db.PingContext(ctx)
+	}
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	boot := admin("")
+	defer boot.Close()
+	for _, q := range []string{
+		"CREATE DATABASE " + Database,
+		"CREATE USER '" + Reader + "'@'%' IDENTIFIED BY '" + strings.ReplaceAll(ReaderPassword, "'", "''") + "'",
+	} {
+		if _, err := boot.Exec(q); err != nil {
+			return nil, fmt.Errorf("%s: %v", q, err)
+		}
+	}
+	s.Admin = admin(Database)
+	return s, nil
+}
+
+func startLogged(cmd *exec.Cmd, log string) (*exec.Cmd, error) {
+	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %v", cmd.Path, err)
+	}
+	return cmd, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4096 {
+		b = b[len(b)-4096:]
+	}
+	return string(b)
+}

@@ -1,0 +1,194 @@
+package registry_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hookline/hookline/config"
+	"github.com/hookline/hookline/internal/dbtest"
+	"github.com/hookline/hookline/registry"
+	"github.com/hookline/hookline/registry/sourcetest"
+)
+
+var tableSeq atomic.Int64
+
+// sqlTable creates a table laid out as Sockudo creates it (the columns
+// Hookline reads, and some it does not), fills it with rows and grants the
+// read-only login SELECT on it. Without policy, the table is that of a
+// Sockudo from before the policy column.
+func sqlTable(t *testing.T, srv *dbtest.Server, rows []config.AppRecord, policy bool) string {
+	t.Helper()
+	return sqlTableNamed(t, srv, fmt.Sprintf("applications_%d", tableSeq.Add(1)), rows, policy)
+}
+
+func sqlTableNamed(t *testing.T, srv *dbtest.Server, name string, rows []config.AppRecord, policy bool) string {
+	t.Helper()
+	q, jsonType, place := `"`, "JSONB", func(i int) string { return fmt.Sprintf("$%d", i) }
+	if srv.Kind == "mariadb" {
+		q, jsonType, place = "`", "JSON", func(int) string { return "?" }
+	}
+	cols := []string{"id VARCHAR(255) PRIMARY KEY", q + "key" + q + " VARCHAR(255) UNIQUE NOT NULL", "secret VARCHAR(255) NOT NULL",
+		"max_connections INTEGER NOT NULL DEFAULT 100", "enable_client_messages BOOLEAN DEFAULT FALSE",
+		"enabled BOOLEAN DEFAULT TRUE", "webhooks " + jsonType}
+	if policy {
+		cols = append(cols, "policy "+jsonType)
+	}
+	srv.Exec(t, "DROP TABLE IF EXISTS "+name, "CREATE TABLE "+name+" ("+strings.Join(cols, ", ")+")",
+		"GRANT SELECT ON "+name+" TO "+dbtest.Reader)
+	for _, r := range rows {
+		names := "id, " + q + "key" + q + ", secret, enabled, webhooks"
+		args := []any{r.ID, r.Key, r.Secret, r.Enabled, nullJSON(r.Webhooks)}
+		if policy {
+			names += ", policy"
+			args = append(args, nullJSON(r.Policy))
+		}
+		var ps []string
+		for i := range args {
+			ps = append(ps, place(i+1))
+		}
+		if _, err := srv.Admin.Exec("INSERT INTO "+name+" ("+names+") VALUES ("+strings.Join(ps, ", ")+")", args...); err != nil {
+			t.Fatalf("%s: insert %s: %v", srv.Kind, r.ID, err)
+		}
+	}
+	return name
+}
+
+func nullJSON(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+func sqlSource(t *testing.T, srv *dbtest.Server, table string) *registry.SQLSource {
+	t.Helper()
+	d := srv.Settings()
+	d.TableName = table
+	var src *registry.SQLSource
+	var err error
+	if srv.Kind == "mariadb" {
+		src, err = registry.NewMySQL(d)
+	} else {
+		src, err = registry.NewPostgres(d)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func sqlBackend(srv *dbtest.Server) sourcetest.Backend {
+	return sourcetest.Backend{
+		// The cases run one after the other, each with a new table of
+		// Sockudo's default name.
+		New: func(t *testing.T, rows []config.AppRecord) registry.Source {
+			return sqlSource(t, srv, sqlTableNamed(t, srv, "applications", rows, true))
+		},
+		Table: "applications",
+		Stop:  func(t *testing.T) func() { return srv.Stop(t) },
+	}
+}
+
+func TestPostgresSource(t *testing.T) { runSQL(t, dbtest.Postgres(t)) }
+
+func TestMySQLSource(t *testing.T) { runSQL(t, dbtest.MariaDB(t)) }
+
+func runSQL(t *testing.T, srv *dbtest.Server) {
+	t.Run("Suite", func(t *testing.T) { sourcetest.Run(t, sqlBackend(srv)) })
+	ctx := context.Background()
+	cfg := sourcetest.Config(t)
+
+	t.Run("WithoutPolicyColumn", func(t *testing.T) {
+		// A Sockudo from before the policy column: webhooks from the
+		// webhooks column; NULL webhooks is an app without webhooks.
+		rows := sourcetest.Rows()
+		rows = append(rows[:1], config.AppRecord{ID: "app-null", Key: "key-null", Secret: "s", Enabled: true})
+		table := sqlTable(t, srv, rows, false)
+		src := sqlSource(t, srv, table)
+		defer src.Close()
+		apps, skipped, err := src.Load(ctx, cfg)
+		if err != nil || len(skipped) != 0 || len(apps) != 2 {
+			t.Fatalf("Load = %v, %v, %v", apps, skipped, err)
+		}
+		for _, a := range apps {
+			if want := map[string]int{"app-legacy": 1, "app-null": 0}[a.ID]; len(a.Webhooks) != want {
+				t.Errorf("%s: %d webhooks, want %d", a.ID, len(a.Webhooks), want)
+			}
+		}
+		// Sockudo adds the column at start-up; the next full read uses it.
+		srv.Exec(t, "ALTER TABLE "+table+" ADD COLUMN policy "+map[bool]string{true: "JSON", false: "JSONB"}[srv.Kind == "mariadb"])
+		q := `"`
+		if srv.Kind == "mariadb" {
+			q = "`"
+		}
+		srv.Exec(t, "UPDATE "+table+" SET policy = '{\"webhooks\":[]}' WHERE "+q+"key"+q+" = 'key-legacy'")
+		apps, _, err = src.Load(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range apps {
+			if a.ID == "app-legacy" && len(a.Webhooks) != 0 {
+				t.Errorf("policy.webhooks [] added after the first read does not win: %d webhooks", len(a.Webhooks))
+			}
+		}
+	})
+
+	t.Run("NullEnabledAndExactKeys", func(t *testing.T) {
+		table := sqlTable(t, srv, []config.AppRecord{{ID: "App-1", Key: "Key-1", Secret: "s", Enabled: true}}, true)
+		srv.Exec(t, "UPDATE "+table+" SET enabled = NULL")
+		src := sqlSource(t, srv, table)
+		defer src.Close()
+		a, ok, err := src.AppByKey(ctx, cfg, "Key-1")
+		if err != nil || !ok || !a.Enabled {
+			t.Errorf("AppByKey(Key-1) with enabled NULL = %+v, %t, %v; want enabled (Sockudo's default)", a, ok, err)
+		}
+		// MySQL's default collation is case-insensitive: a key is not.
+		for _, v := range []string{"key-1", "KEY-1"} {
+			if _, ok, err := src.AppByKey(ctx, cfg, v); ok || err != nil {
+				t.Errorf("AppByKey(%q) = found %t, %v; want not found", v, ok, err)
+			}
+		}
+		if _, ok, err := src.AppByID(ctx, cfg, "app-1"); ok || err != nil {
+			t.Errorf("AppByID(app-1) = found %t, %v; want not found", ok, err)
+		}
+	})
+
+	t.Run("Errors", func(t *testing.T) {
+		// No table, no privilege, a wrong password: errors that name the
+		// table and never the password.
+		src := sqlSource(t, srv, "no_such_table")
+		defer src.Close()
+		if _, _, err := src.Load(ctx, cfg); err == nil || !strings.Contains(err.Error(), "no_such_table") {
+			t.Errorf("Load of a missing table: %v", err)
+		}
+		srv.Exec(t, "CREATE TABLE not_granted (id VARCHAR(10))")
+		src2 := sqlSource(t, srv, "not_granted")
+		defer src2.Close()
+		if _, _, err := src2.Load(ctx, cfg); err == nil || !strings.Contains(err.Error(), "not_granted") {
+			t.Errorf("Load without SELECT: %v", err)
+		}
+		table := sqlTable(t, srv, nil, true)
+		d := srv.Settings()
+		d.TableName, d.Password = table, "wrong-password-xyz"
+		var bad *registry.SQLSource
+		if srv.Kind == "mariadb" {
+			bad, _ = registry.NewMySQL(d)
+		} else {
+			bad, _ = registry.NewPostgres(d)
+		}
+		defer bad.Close()
+		_, _, err := bad.Load(ctx, cfg)
+		if err == nil || strings.Contains(err.Error(), "wrong-password-xyz") {
+			t.Errorf("Load with a wrong password: %v", err)
+		}
+		srv.Exec(t, "CREATE TABLE no_key_column (id VARCHAR(10), secret VARCHAR(10))", "GRANT SELECT ON no_key_column TO "+dbtest.Reader)
+		src3 := sqlSource(t, srv, "no_key_column")
+		defer src3.Close()
+		if _, _, err := src3.Load(ctx, cfg); err == nil || !strings.Contains(err.Error(), "no column key") {
+			t.Errorf("Load of a table without key: %v", err)
+		}
+	})
+}
