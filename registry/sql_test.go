@@ -2,9 +2,7 @@ package registry_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/hookline/hookline/config"
@@ -13,54 +11,9 @@ import (
 	"github.com/hookline/hookline/registry/sourcetest"
 )
 
-var tableSeq atomic.Int64
-
-// sqlTable creates a table laid out as Sockudo creates it (the columns
-// Hookline reads, and some it does not), fills it with rows and grants the
-// read-only login SELECT on it. Without policy, the table is that of a
-// Sockudo from before the policy column.
 func sqlTable(t *testing.T, srv *dbtest.Server, rows []config.AppRecord, policy bool) string {
 	t.Helper()
-	return sqlTableNamed(t, srv, fmt.Sprintf("applications_%d", tableSeq.Add(1)), rows, policy)
-}
-
-func sqlTableNamed(t *testing.T, srv *dbtest.Server, name string, rows []config.AppRecord, policy bool) string {
-	t.Helper()
-	q, jsonType, place := `"`, "JSONB", func(i int) string { return fmt.Sprintf("$%d", i) }
-	if srv.Kind == "mariadb" {
-		q, jsonType, place = "`", "JSON", func(int) string { return "?" }
-	}
-	cols := []string{"id VARCHAR(255) PRIMARY KEY", q + "key" + q + " VARCHAR(255) UNIQUE NOT NULL", "secret VARCHAR(255) NOT NULL",
-		"max_connections INTEGER NOT NULL DEFAULT 100", "enable_client_messages BOOLEAN DEFAULT FALSE",
-		"enabled BOOLEAN DEFAULT TRUE", "webhooks " + jsonType}
-	if policy {
-		cols = append(cols, "policy "+jsonType)
-	}
-	srv.Exec(t, "DROP TABLE IF EXISTS "+name, "CREATE TABLE "+name+" ("+strings.Join(cols, ", ")+")",
-		"GRANT SELECT ON "+name+" TO "+dbtest.Reader)
-	for _, r := range rows {
-		names := "id, " + q + "key" + q + ", secret, enabled, webhooks"
-		args := []any{r.ID, r.Key, r.Secret, r.Enabled, nullJSON(r.Webhooks)}
-		if policy {
-			names += ", policy"
-			args = append(args, nullJSON(r.Policy))
-		}
-		var ps []string
-		for i := range args {
-			ps = append(ps, place(i+1))
-		}
-		if _, err := srv.Admin.Exec("INSERT INTO "+name+" ("+names+") VALUES ("+strings.Join(ps, ", ")+")", args...); err != nil {
-			t.Fatalf("%s: insert %s: %v", srv.Kind, r.ID, err)
-		}
-	}
-	return name
-}
-
-func nullJSON(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return string(b)
+	return srv.AppsTable(t, "", rows, policy)
 }
 
 func sqlSource(t *testing.T, srv *dbtest.Server, table string) *registry.SQLSource {
@@ -85,7 +38,7 @@ func sqlBackend(srv *dbtest.Server) sourcetest.Backend {
 		// The cases run one after the other, each with a new table of
 		// Sockudo's default name.
 		New: func(t *testing.T, rows []config.AppRecord) registry.Source {
-			return sqlSource(t, srv, sqlTableNamed(t, srv, "applications", rows, true))
+			return sqlSource(t, srv, srv.AppsTable(t, "applications", rows, true))
 		},
 		Table: "applications",
 		Stop:  func(t *testing.T) func() { return srv.Stop(t) },

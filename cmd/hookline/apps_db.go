@@ -8,7 +8,14 @@ import (
 	"github.com/hookline/hookline/registry"
 )
 
-// openDatabase returns the source of a database driver.
+// openDatabase returns the source of a database driver. It does not
+// connect: the first read does.
 func openDatabase(_ context.Context, cfg *config.Config) (registry.Source, error) {
-	return nil, fmt.Errorf("app_manager.driver %q: this build has no database source yet", cfg.AppManager.Driver)
+	switch cfg.AppManager.Driver {
+	case config.DriverPostgres:
+		return registry.NewPostgres(cfg.Database.Postgres)
+	case config.DriverMySQL:
+		return registry.NewMySQL(cfg.Database.MySQL)
+	}
+	return nil, fmt.Errorf("app_manager.driver %q: no such app registry", cfg.AppManager.Driver)
 }

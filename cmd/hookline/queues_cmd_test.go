@@ -13,10 +13,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/dbtest"
 	"github.com/hookline/hookline/localstack"
 )
 
-func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	localstack.Stop()
+	dbtest.StopAll()
+	os.Exit(code)
+}
 
 // TestQueuesCreateTwice runs the real CLI against the local SQS: the first
 // run creates the pair with the redrive policy, the second changes nothing.

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -457,6 +458,66 @@ func tail(path string) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > 4096 {
 		b = b[len(b)-4096:]
+	}
+	return string(b)
+}
+
+var tableSeq atomic.Int64
+
+// AppsTable creates a table laid out as Sockudo creates it (the columns
+// Hookline reads, and some it does not), dropping one of that name first,
+// fills it with rows and grants Reader SELECT on it. An empty name is a new
+// unique one. Without policy, the table is that of a Sockudo from before
+// the policy column. It returns the name.
+func (s *Server) AppsTable(tb testing.TB, name string, rows []config.AppRecord, policy bool) string {
+	tb.Helper()
+	if name == "" {
+		name = fmt.Sprintf("applications_%d", tableSeq.Add(1))
+	}
+	q, jsonType := `"`, "JSONB"
+	if s.Kind == "mariadb" {
+		q, jsonType = "`", "JSON"
+	}
+	cols := []string{"id VARCHAR(255) PRIMARY KEY", q + "key" + q + " VARCHAR(255) UNIQUE NOT NULL", "secret VARCHAR(255) NOT NULL",
+		"max_connections INTEGER NOT NULL DEFAULT 100", "enable_client_messages BOOLEAN DEFAULT FALSE",
+		"enabled BOOLEAN DEFAULT TRUE", "webhooks " + jsonType}
+	if policy {
+		cols = append(cols, "policy "+jsonType)
+	}
+	s.Exec(tb, "DROP TABLE IF EXISTS "+name, "CREATE TABLE "+name+" ("+strings.Join(cols, ", ")+")",
+		"GRANT SELECT ON "+name+" TO "+Reader)
+	s.Insert(tb, name, policy, rows...)
+	return name
+}
+
+// Insert adds rows to a table made by AppsTable, as Sockudo writes them:
+// webhooks and policy as JSON, NULL when nil.
+func (s *Server) Insert(tb testing.TB, table string, policy bool, rows ...config.AppRecord) {
+	tb.Helper()
+	q, place := `"`, func(i int) string { return fmt.Sprintf("$%d", i) }
+	if s.Kind == "mariadb" {
+		q, place = "`", func(int) string { return "?" }
+	}
+	for _, r := range rows {
+		names := "id, " + q + "key" + q + ", secret, enabled, webhooks"
+		args := []any{r.ID, r.Key, r.Secret, r.Enabled, nullJSON(r.Webhooks)}
+		if policy {
+			names += ", policy"
+			args = append(args, nullJSON(r.Policy))
+		}
+		var ps []string
+		for i := range args {
+			ps = append(ps, place(i+1))
+		}
+		if _, err := s.Admin.Exec("INSERT INTO "+table+" ("+names+") VALUES ("+strings.Join(ps, ", ")+")", args...); err != nil {
+			tb.Fatalf("%s: insert %s into %s: %v", s.Kind, r.ID, table, err)
+		}
+	}
+}
+
+func nullJSON(b []byte) any {
+	if b == nil {
+		return nil
 	}
 	return string(b)
 }

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/config"
+	"github.com/hookline/hookline/internal/dbtest"
+	"github.com/hookline/hookline/localstack"
+	"github.com/hookline/hookline/queues"
+	"github.com/hookline/hookline/receiver"
+	"github.com/hookline/hookline/signing"
+)
+
+// config check with the pgsql app manager reads the table as the worker
+// would: a row with an invalid webhook is named with its JSON path and fails
+// the check; fixed, the check passes and counts the apps read.
+func TestConfigCheckReadsThePostgresTable(t *testing.T) {
+	srv := dbtest.Postgres(t)
+	table := srv.AppsTable(t, "", []config.AppRecord{
+		{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true, Webhooks: []byte(`[{"url":"https://example.test/h","event_types":["channel_occupied"]}]`)},
+		{ID: "app-bad", Key: "key-bad", Secret: "s", Enabled: true, Policy: []byte(`{"webhooks":[{"url":"https://example.test/h","event_type":["channel_occupied"]}]}`)},
+	}, true)
+	d := srv.Settings()
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	doc := fmt.Sprintf(`{"app_manager":{"driver":"pgsql"},"database":{"postgres":{"host":"127.0.0.1","port":%d,
+		"username":%q,"password":"${PG_PASSWORD}","database":%q,"table_name":%q}}}`, d.Port, d.Username, d.Database, table)
+	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envMap(map[string]string{"PG_PASSWORD": d.Password.Reveal()})
+	code, stdout, stderr := hookline(t, env, "config", "check", "--config", cfgPath)
+	want := table + `[id="app-bad"].policy.webhooks[0].event_type: unknown key; did you mean "event_types"?`
+	if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "1 row(s) of the pgsql table would be skipped") {
+		t.Fatalf("config check with a bad row: exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
+	}
+	if strings.Contains(stdout+stderr, d.Password.Reveal()) {
+		t.Error("the database password was printed")
+	}
+	srv.Exec(t, "UPDATE "+table+` SET policy = '{"webhooks":[]}' WHERE id = 'app-bad'`)
+	code, _, stderr = hookline(t, env, "config", "check", "--config", cfgPath)
+	if code != 0 || !strings.Contains(stderr, "2 apps read from the pgsql table") {
+		t.Fatalf("config check after the fix: exit %d, stderr:\n%s", code, stderr)
+	}
+	// A wrong password: the check fails naming the registry, not the password.
+	env = envMap(map[string]string{"PG_PASSWORD": "not-the-password"})
+	code, stdout, stderr = hookline(t, env, "config", "check", "--config", cfgPath)
+	if code == 0 || !strings.Contains(stderr, "reading the pgsql app registry") || strings.Contains(stdout+stderr, "not-the-password") {
+		t.Errorf("config check with a wrong password: exit %d, stderr:\n%s", code, stderr)
+	}
+	if code, _, stderr = hookline(t, env, "config", "check", "--config", cfgPath, "--offline"); code != 0 {
+		t.Errorf("config check --offline: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// Apps in MariaDB, selected with Sockudo's environment names: ingest and
+// the worker serve them; an app inserted while both run is accepted by
+// ingest on its first request (an unknown key re-reads the registry) and
+// delivered by the worker (an unknown app id is looked up), no restart.
+func TestAppsFromMySQLThroughIngestAndWorker(t *testing.T) {
+	const region = "us-east-1"
+	srv := dbtest.MariaDB(t)
+	endpoint := localstack.SQSEndpoint(t)
+	client := localstack.SQSClient(t, region)
+	name := localstack.UniqueQueueName(t, "mysql")
+	if _, err := queues.Ensure(context.Background(), client, queues.Spec{Name: name}.WithDefaults()); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+
+	rec := receiver.NewRecorder(receiver.StaticApps{"key-1": {ID: "app-1", Secret: "secret-1"}, "key-2": {ID: "app-2", Secret: "secret-2"}})
+	hooks := receiver.NewServer(rec)
+	t.Cleanup(hooks.Close)
+	hook := []byte(fmt.Sprintf(`[{"url":%q,"event_types":["member_added"]}]`, hooks.URL))
+	table := srv.AppsTable(t, "", []config.AppRecord{{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true, Webhooks: hook}}, true)
+
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	doc := fmt.Sprintf(`{"queue":{"sqs":{"region":%q,"endpoint_url":%q,"queue_name":%q,"wait_time_seconds":1}}}`, region, endpoint, name)
+	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := srv.Settings()
+	env := envMap(map[string]string{"APP_MANAGER_DRIVER": "mysql", "DATABASE_MYSQL_HOST": d.Host,
+		"DATABASE_MYSQL_PORT": strconv.Itoa(d.Port), "DATABASE_MYSQL_USERNAME": d.Username,
+		"DATABASE_MYSQL_PASSWORD": d.Password.Reveal(), "DATABASE_MYSQL_DATABASE": d.Database, "DATABASE_MYSQL_TABLE_NAME": table})
+	ingestLog := background(t, env, "ingest", "--config", cfgPath, "--listen", "127.0.0.1:0", "--log-format", "json")
+	var listening struct{ Addr string }
+	if err := json.Unmarshal([]byte(waitLine(t, ingestLog, "ingest listening")), &listening); err != nil {
+		t.Fatal(err)
+	}
+	workerLog := background(t, env, "worker", "--config", cfgPath, "--listen", "", "--log-format", "json", "--sqs-call-timeout", "3s")
+	if l := waitLine(t, workerLog, "apps from a database"); strings.Contains(l, d.Password.Reveal()) {
+		t.Errorf("the password is in the log: %s", l)
+	}
+
+	post := func(key, secret, user string) int {
+		t.Helper()
+		body := []byte(fmt.Sprintf(`{"time_ms":%d,"events":[{"name":"member_added","channel":"presence-lobby","user_id":%q}]}`,
+			time.Now().UnixMilli(), user))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+listening.Addr+"/pusher", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Pusher-Key", key)
+		req.Header.Set("X-Pusher-Signature", signing.Sign(secret, body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Ingest answers 503 until its first read; retry until it has it.
+	for code := post("key-1", "secret-1", "u1"); code != 200; code = post("key-1", "secret-1", "u1") {
+		if code != http.StatusServiceUnavailable || ctx.Err() != nil {
+			t.Fatalf("POST for app-1: %d", code)
+		}
+		time.Sleep(100 * time.Millisecond) // polling ingest's readiness
+	}
+	if err := rec.WaitEvents(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if code := post("key-2", "secret-2", "u2"); code != 401 {
+		t.Fatalf("POST for an app not in the table: %d, want 401", code)
+	}
+	srv.Insert(t, table, true, config.AppRecord{ID: "app-2", Key: "key-2", Secret: "secret-2", Enabled: true, Webhooks: hook})
+	// The 401 above started key-2's rate limit (5 s): wait it out by polling.
+	deadline := time.Now().Add(20 * time.Second)
+	for code := post("key-2", "secret-2", "u2"); code != 200; code = post("key-2", "secret-2", "u2") {
+		if code != 401 || time.Now().After(deadline) {
+			t.Fatalf("POST for app-2 after its insert: %d", code)
+		}
+		time.Sleep(250 * time.Millisecond) // polling the rate-limited re-read
+	}
+	if err := rec.WaitEvents(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range rec.Deliveries() {
+		for _, e := range d.Body.Events {
+			got[e.UserID] = d.AppID
+		}
+	}
+	if got["u1"] != "app-1" || got["u2"] != "app-2" || len(rec.Rejections()) != 0 {
+		t.Errorf("delivered %v (rejections %v); want u1 from app-1 and u2 from app-2", got, rec.Rejections())
+	}
+}
