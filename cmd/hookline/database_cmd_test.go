@@ -155,3 +155,105 @@ func TestAppsFromMySQLThroughIngestAndWorker(t *testing.T) {
 		t.Errorf("delivered %v (rejections %v); want u1 from app-1 and u2 from app-2", got, rec.Rejections())
 	}
 }
+
+// The database goes down under a running ingest: it keeps accepting the
+// apps it read, /readyz stays 200 but says the registry is stale, and
+// hookline_registry_stale is 1; the database back, both clear.
+func TestIngestServesTheLastGoodRegistryWhilePostgresIsDown(t *testing.T) {
+	const region = "us-east-1"
+	srv := dbtest.Postgres(t)
+	endpoint := localstack.SQSEndpoint(t)
+	client := localstack.SQSClient(t, region)
+	name := localstack.UniqueQueueName(t, "pgdown")
+	if _, err := queues.Ensure(context.Background(), client, queues.Spec{Name: name}.WithDefaults()); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	table := srv.AppsTable(t, "", []config.AppRecord{{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true}}, true)
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	doc := fmt.Sprintf(`{"queue":{"sqs":{"region":%q,"endpoint_url":%q,"queue_name":%q}}}`, region, endpoint, name)
+	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := srv.Settings()
+	env := envMap(map[string]string{"APP_MANAGER_DRIVER": "postgres", "DATABASE_POSTGRES_HOST": d.Host,
+		"DATABASE_POSTGRES_PORT": strconv.Itoa(d.Port), "DATABASE_POSTGRES_USER": d.Username,
+		"DATABASE_POSTGRES_PASSWORD": d.Password.Reveal(), "DATABASE_POSTGRES_DATABASE": d.Database,
+		"DATABASE_POSTGRES_TABLE_NAME": table, "CACHE_TTL_SECONDS": "1"})
+	ingestLog := background(t, env, "ingest", "--config", cfgPath, "--listen", "127.0.0.1:0", "--log-format", "json")
+	var listening struct{ Addr string }
+	if err := json.Unmarshal([]byte(waitLine(t, ingestLog, "ingest listening")), &listening); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + listening.Addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	post := func() int {
+		t.Helper()
+		body := []byte(fmt.Sprintf(`{"time_ms":%d,"events":[{"name":"channel_occupied","channel":"c"}]}`, time.Now().UnixMilli()))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+listening.Addr+"/pusher", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Pusher-Key", "key-1")
+		req.Header.Set("X-Pusher-Signature", signing.Sign("secret-1", body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const staleMetric = `hookline_registry_stale{source="pgsql"} `
+	// poll waits for /readyz and /metrics to agree with stale.
+	poll := func(stale bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body := get("/readyz")
+			_, metrics := get("/metrics")
+			if code == 200 && strings.Contains(body, "stale since") == stale &&
+				strings.Contains(metrics, staleMetric+map[bool]string{true: "1", false: "0"}[stale]) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stale=%t not reported: /readyz %d %q; metrics stale: %q", stale, code, body, grepLine(metrics, staleMetric))
+			}
+			time.Sleep(100 * time.Millisecond) // polling the endpoints
+		}
+	}
+	poll(false)
+	if code := post(); code != 200 {
+		t.Fatalf("POST with the database up: %d", code)
+	}
+	restart := srv.Stop(t)
+	stopped := true
+	t.Cleanup(func() {
+		if stopped {
+			restart()
+		}
+	})
+	poll(true)
+	if code := post(); code != 200 {
+		t.Errorf("POST with the database down: %d, want 200 from the last good registry", code)
+	}
+	restart()
+	stopped = false
+	poll(false)
+}
+
+func grepLine(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
