@@ -33,8 +33,14 @@ type dynamoTable struct {
 
 func newDynamoTable(t *testing.T, endpoint string) *dynamoTable {
 	t.Helper()
-	return &dynamoTable{endpoint: endpoint, client: localstack.DynamoDBClient(endpoint, dynamoRegion),
+	d := &dynamoTable{endpoint: endpoint, client: localstack.DynamoDBClient(endpoint, dynamoRegion),
 		name: localstack.UniqueTableName(t, "sockudo-applications")}
+	t.Cleanup(func() { // for a long-lived endpoint (LocalStack); dynalite forgets it anyway
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = d.client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(d.name)})
+	})
+	return d
 }
 
 // reset deletes the table if it exists, creates it empty (partition key
