@@ -1,6 +1,6 @@
 // Package localstack is Hookline's harness for local AWS in tests: one place that decides which
-// SQS endpoint integration tests talk to, so every package's tests run the same way on a laptop
-// without Docker, in CI, and against LocalStack.
+// SQS (and DynamoDB) endpoint integration tests talk to, so every package's tests run the same
+// way on a laptop without Docker, in CI, and against LocalStack.
 //
 // The endpoint comes from, in order:
 //
@@ -16,6 +16,12 @@
 // with a message saying how to enable them, except when the CI environment variable is set: then
 // they fail, because integration tests must never skip silently in CI. `make test` runs `npm ci`
 // in localstack/ first.
+//
+// DynamoDB works the same way (dynalite.go): DynamoDBEndpoint returns AWS_ENDPOINT_URL_DYNAMODB
+// when set, otherwise the URL of a dynalite (npm package pinned next to fauxqs) started once per
+// test process with `node localstack/dynalite.mjs --port 0`, in memory, on 127.0.0.1. Tests that
+// take the database down start their own with StartDynalite, which can Stop and Restart it on the
+// same port. Stop and RunTests stop both emulators.
 //
 // For Lambda, RIE runs a handler (examples/lambda-receiver) under the AWS Runtime Interface
 // Emulator, installed with `go install` at a pinned version on first use (see rie.go). It serves

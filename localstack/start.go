@@ -16,7 +16,7 @@ import (
 // Unlike SQSEndpoint it ignores AWS_ENDPOINT_URL_SQS, never skips, and starts a new emulator on
 // every call. It fails when node is not on PATH or `npm ci` has not been run in localstack/.
 func StartFauxqs() (endpoint string, stop func() error, err error) {
-	s, err := startFauxqs()
+	s, err := fauxqsLauncher.start(0)
 	if err != nil {
 		return "", nil, fmt.Errorf("localstack: start fauxqs: %w", err)
 	}
