@@ -19,7 +19,6 @@ import (
 	"github.com/hookline/hookline/registry/sourcetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
 
 const dynamoRegion = "us-east-1"
 

@@ -5,6 +5,14 @@ import (
 	"testing"
 
 	"github.com/hookline/hookline/internal/dbtest"
+	"github.com/hookline/hookline/localstack"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.RunTests(m)) }
+// TestMain stops the servers the tests started: the local DynamoDB
+// (localstack), PostgreSQL and MariaDB (dbtest).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	localstack.Stop()
+	dbtest.StopAll()
+	os.Exit(code)
+}
