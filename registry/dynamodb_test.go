@@ -19,131 +19,15 @@ import (
 	"github.com/hookline/hookline/registry/sourcetest"
 )
 
-
-const dynamoRegion = "us-east-1"
-
-// dynamoTable is one apps table on a DynamoDB endpoint, created as
-// Sockudo's dynamodb app manager creates it.
-type dynamoTable struct {
-	endpoint string
-	client   *dynamodb.Client
-	name     string
-}
-
-func newDynamoTable(t *testing.T, endpoint string) *dynamoTable {
+// dynamoSource returns a DynamoDBSource for the table, configured as a
+// Sockudo config with an endpoint_url and static keys would configure it.
+func dynamoSource(t *testing.T, d *localstack.AppsTable) *registry.DynamoDBSource {
 	t.Helper()
-	d := &dynamoTable{endpoint: endpoint, client: localstack.DynamoDBClient(endpoint, dynamoRegion),
-		name: localstack.UniqueTableName(t, "sockudo-applications")}
-	t.Cleanup(func() { // for a long-lived endpoint (LocalStack); dynalite forgets it anyway
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = d.client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(d.name)})
-	})
-	return d
-}
-
-// reset deletes the table if it exists, creates it empty (partition key
-// id, global secondary index KeyIndex on key) and writes items.
-func (d *dynamoTable) reset(t *testing.T, items []map[string]types.AttributeValue) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c := d.client
-	name := aws.String(d.name)
-	if _, err := c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: name}); err == nil {
-		w := dynamodb.NewTableNotExistsWaiter(c, func(o *dynamodb.TableNotExistsWaiterOptions) {
-			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 200*time.Millisecond
-		})
-		if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: name}, 30*time.Second); err != nil {
-			t.Fatalf("table %s not deleted: %v", d.name, err)
-		}
-	} else if notFound := (*types.ResourceNotFoundException)(nil); !errors.As(err, &notFound) {
-		t.Fatalf("DeleteTable %s: %v", d.name, err)
-	}
-	s := func(n string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
-	}
-	hash := func(n string) []types.KeySchemaElement {
-		return []types.KeySchemaElement{{AttributeName: aws.String(n), KeyType: types.KeyTypeHash}}
-	}
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            name,
-		AttributeDefinitions: []types.AttributeDefinition{s("id"), s("key")},
-		KeySchema:            hash("id"),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String("KeyIndex"), KeySchema: hash("key"),
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
-		BillingMode: types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		t.Fatalf("CreateTable %s: %v", d.name, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 200*time.Millisecond
-	})
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: name}, 30*time.Second); err != nil {
-		t.Fatalf("table %s not active: %v", d.name, err)
-	}
-	const maxBatch = 25 // BatchWriteItem limit
-	for len(items) > 0 {
-		n := min(len(items), maxBatch)
-		reqs := make([]types.WriteRequest, n)
-		for i, item := range items[:n] {
-			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
-		}
-		items = items[n:]
-		for len(reqs) > 0 {
-			out, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{d.name: reqs}})
-			if err != nil {
-				t.Fatalf("BatchWriteItem %s: %v", d.name, err)
-			}
-			reqs = out.UnprocessedItems[d.name]
-		}
-	}
-}
-
-// source returns a DynamoDBSource for the table, configured as a Sockudo
-// config with an endpoint_url and static keys would configure it.
-func (d *dynamoTable) source(t *testing.T) *registry.DynamoDBSource {
-	t.Helper()
-	src, err := registry.NewDynamoDB(context.Background(), config.DynamoDB{
-		Region: dynamoRegion, TableName: d.name, EndpointURL: d.endpoint,
-		AccessKeyID: "test", SecretAccessKey: config.Secret("test"),
-	})
+	src, err := registry.NewDynamoDB(context.Background(), d.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return src
-}
-
-// sockudoItem is rec as Sockudo's dynamodb app manager writes it: strings,
-// a BOOL enabled, policy and webhooks as JSON text (absent when nil), and
-// Sockudo's other attributes, which Hookline ignores.
-func sockudoItem(rec config.AppRecord) map[string]types.AttributeValue {
-	item := map[string]types.AttributeValue{
-		"id":                     &types.AttributeValueMemberS{Value: rec.ID},
-		"key":                    &types.AttributeValueMemberS{Value: rec.Key},
-		"secret":                 &types.AttributeValueMemberS{Value: rec.Secret},
-		"enabled":                &types.AttributeValueMemberBOOL{Value: rec.Enabled},
-		"max_connections":        &types.AttributeValueMemberN{Value: "100"},
-		"enable_client_messages": &types.AttributeValueMemberBOOL{Value: false},
-	}
-	if rec.Webhooks != nil {
-		item["webhooks"] = &types.AttributeValueMemberS{Value: string(rec.Webhooks)}
-	}
-	if rec.Policy != nil {
-		item["policy"] = &types.AttributeValueMemberS{Value: string(rec.Policy)}
-	}
-	return item
-}
-
-func sockudoItems(rows []config.AppRecord) []map[string]types.AttributeValue {
-	items := make([]map[string]types.AttributeValue, len(rows))
-	for i, r := range rows {
-		items[i] = sockudoItem(r)
-	}
-	return items
 }
 
 // TestDynamoDBSource runs the source suite against a dynalite of the
@@ -163,14 +47,14 @@ func TestDynamoDBSource(t *testing.T) {
 	}
 	// One table name for the whole suite (errors name it), made fresh by
 	// every New; the subtests run one after the other.
-	table := newDynamoTable(t, endpoint)
+	table := localstack.NewAppsTable(t, endpoint)
 	var last []config.AppRecord
 	b := sourcetest.Backend{
-		Table: table.name,
+		Table: table.Name,
 		New: func(t *testing.T, rows []config.AppRecord) registry.Source {
-			table.reset(t, sockudoItems(rows))
+			table.Reset(t, localstack.SockudoItems(rows))
 			last = rows
-			return table.source(t)
+			return dynamoSource(t, table)
 		},
 	}
 	if own != nil {
@@ -183,7 +67,7 @@ func TestDynamoDBSource(t *testing.T) {
 				if err := own.Restart(); err != nil {
 					t.Fatal(err)
 				}
-				table.reset(t, sockudoItems(last))
+				table.Reset(t, localstack.SockudoItems(last))
 			}
 		}
 	}
@@ -212,13 +96,13 @@ func attrL(vs ...types.AttributeValue) types.AttributeValue {
 // leave: policy and webhooks as native maps and lists, no enabled
 // attribute, NULL columns, and attributes of the wrong type.
 func TestDynamoDBAttributes(t *testing.T) {
-	table := newDynamoTable(t, localstack.DynamoDBEndpoint(t))
+	table := localstack.NewAppsTable(t, localstack.DynamoDBEndpoint(t))
 	null := &types.AttributeValueMemberNULL{Value: true}
 	hook := func(url string) types.AttributeValue {
 		return attrM("url", attrS(url), "event_types", attrL(attrS("channel_occupied"), attrS("member_added")), "request_timeout_ms", attrN("1500"),
 			"headers", attrM("X-Team", attrS("blue")), "filter", attrM("channel_prefix", attrS("presence-")))
 	}
-	table.reset(t, []map[string]types.AttributeValue{
+	table.Reset(t, []map[string]types.AttributeValue{
 		// policy as M with a webhooks L, numbers as N; no enabled attribute.
 		{"id": attrS("app-native"), "key": attrS("key-native"), "secret": attrS("s1"),
 			"policy":   attrM("limits", attrM("max_connections", attrN("100")), "webhooks", attrL(hook("https://native.test/h"))),
@@ -231,7 +115,7 @@ func TestDynamoDBAttributes(t *testing.T) {
 		// wrong types: a skipped row naming each attribute.
 		{"id": attrS("app-types"), "key": attrS("key-types"), "secret": attrN("42"), "enabled": attrS("yes"), "webhooks": attrN("1")},
 	})
-	src := table.source(t)
+	src := dynamoSource(t, table)
 	defer src.Close()
 	cfg := sourcetest.Config(t)
 	ctx := context.Background()
@@ -264,7 +148,7 @@ func TestDynamoDBAttributes(t *testing.T) {
 	if a := got["app-null"]; !a.Enabled || len(a.Webhooks) != 0 || a.Secret.Reveal() != "s3" {
 		t.Errorf("app-null = %+v, want enabled with no webhooks", a)
 	}
-	where := config.RecordPath(table.name, "app-types")
+	where := config.RecordPath(table.Name, "app-types")
 	if len(skipped) != 1 {
 		t.Fatalf("skipped = %v, want app-types", skipped)
 	}
@@ -293,8 +177,8 @@ func TestDynamoDBAttributes(t *testing.T) {
 // TestDynamoDBErrorsNameTheTable: a table that does not exist fails every
 // read with an error naming it.
 func TestDynamoDBErrorsNameTheTable(t *testing.T) {
-	table := newDynamoTable(t, localstack.DynamoDBEndpoint(t)) // never created
-	src := table.source(t)
+	table := localstack.NewAppsTable(t, localstack.DynamoDBEndpoint(t)) // never created
+	src := dynamoSource(t, table)
 	defer src.Close()
 	if src.Name() != "dynamodb" {
 		t.Errorf("Name() = %q", src.Name())
@@ -303,14 +187,14 @@ func TestDynamoDBErrorsNameTheTable(t *testing.T) {
 	ctx := context.Background()
 	_, _, err := src.Load(ctx, cfg)
 	var notFound *types.ResourceNotFoundException
-	if err == nil || !strings.Contains(err.Error(), table.name) || !errors.As(err, &notFound) {
-		t.Errorf("Load = %v, want a ResourceNotFoundException naming %s", err, table.name)
+	if err == nil || !strings.Contains(err.Error(), table.Name) || !errors.As(err, &notFound) {
+		t.Errorf("Load = %v, want a ResourceNotFoundException naming %s", err, table.Name)
 	}
-	if _, _, err := src.AppByID(ctx, cfg, "app-1"); err == nil || !strings.Contains(err.Error(), table.name) {
-		t.Errorf("AppByID = %v, want an error naming %s", err, table.name)
+	if _, _, err := src.AppByID(ctx, cfg, "app-1"); err == nil || !strings.Contains(err.Error(), table.Name) {
+		t.Errorf("AppByID = %v, want an error naming %s", err, table.Name)
 	}
-	if _, _, err := src.AppByKey(ctx, cfg, "key-1"); err == nil || !strings.Contains(err.Error(), table.name) {
-		t.Errorf("AppByKey = %v, want an error naming %s", err, table.name)
+	if _, _, err := src.AppByKey(ctx, cfg, "key-1"); err == nil || !strings.Contains(err.Error(), table.Name) {
+		t.Errorf("AppByKey = %v, want an error naming %s", err, table.Name)
 	}
 }
 
@@ -318,14 +202,14 @@ func TestDynamoDBErrorsNameTheTable(t *testing.T) {
 // ManyRows table (600 items of ~2 KB) at 1 MB, as DynamoDB does, so that
 // the suite's case exercises Load's pagination.
 func TestDynamoDBScanPages(t *testing.T) {
-	table := newDynamoTable(t, localstack.DynamoDBEndpoint(t))
+	table := localstack.NewAppsTable(t, localstack.DynamoDBEndpoint(t))
 	pad := strings.Repeat("x", 2000)
 	items := make([]map[string]types.AttributeValue, 600)
 	for i := range items {
 		items[i] = map[string]types.AttributeValue{"id": attrS(fmt.Sprintf("app-%04d", i)), "key": attrS(fmt.Sprintf("key-%04d", i)), "pad": attrS(pad)}
 	}
-	table.reset(t, items)
-	out, err := table.client.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table.name)})
+	table.Reset(t, items)
+	out, err := table.Client.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table.Name)})
 	if err != nil {
 		t.Fatal(err)
 	}

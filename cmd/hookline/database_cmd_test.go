@@ -257,3 +257,34 @@ func grepLine(s, prefix string) string {
 	}
 	return ""
 }
+
+// config check with the dynamodb app manager, selected and pointed at a
+// local DynamoDB with Sockudo's environment names, reads the table: a bad
+// row fails the check naming the item and the JSON path.
+func TestConfigCheckReadsTheDynamoDBTable(t *testing.T) {
+	endpoint := localstack.DynamoDBEndpoint(t)
+	table := localstack.NewAppsTable(t, endpoint)
+	table.Reset(t, localstack.SockudoItems([]config.AppRecord{
+		{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true, Webhooks: []byte(`[{"url":"https://example.test/h","event_types":["channel_occupied"]}]`)},
+		{ID: "app-2", Key: "key-2", Secret: "secret-2", Enabled: true, Policy: []byte(`{"webhooks":[{"url":"https://example.test/h","event_types":["member_added"],"filter":{"channel_prefx":"presence-"}}]}`)},
+	}))
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	doc := `{"database":{"dynamodb":{"aws_access_key_id":"test","aws_secret_access_key":"dynamo-secret-value"}}}`
+	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envMap(map[string]string{"APP_MANAGER_DRIVER": "dynamodb", "DATABASE_DYNAMODB_REGION": localstack.AppsRegion,
+		"DATABASE_DYNAMODB_TABLE_NAME": table.Name, "DATABASE_DYNAMODB_ENDPOINT_URL": endpoint})
+	code, stdout, stderr := hookline(t, env, "config", "check", "--config", cfgPath)
+	want := table.Name + `[id="app-2"].policy.webhooks[0].filter.channel_prefx: unknown key`
+	if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "1 row(s) of the dynamodb table would be skipped") {
+		t.Fatalf("config check: exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
+	}
+	if strings.Contains(stdout+stderr, "dynamo-secret-value") {
+		t.Error("the AWS secret key was printed")
+	}
+	table.Reset(t, localstack.SockudoItems([]config.AppRecord{{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true}}))
+	if code, _, stderr = hookline(t, env, "config", "check", "--config", cfgPath); code != 0 || !strings.Contains(stderr, "1 apps read from the dynamodb table") {
+		t.Fatalf("config check after the fix: exit %d, stderr:\n%s", code, stderr)
+	}
+}

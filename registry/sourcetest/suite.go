@@ -133,8 +133,14 @@ func Run(t *testing.T, b Backend) {
 		if reg.Snapshot().App("app-legacy") == nil || reg.Snapshot().AppByKey("key-policy") == nil {
 			t.Error("looked-up apps are not in the snapshot")
 		}
-		if reg.App(ctx, "app-nope") != nil || reg.App(ctx, "app-nope") != nil || reg.AppByKey(ctx, "key-bad") != nil {
-			t.Error("an unknown or invalid app was returned")
+		// Twice: the second miss of the same id is rate-limited, not read.
+		for range 2 {
+			if reg.App(ctx, "app-nope") != nil {
+				t.Error("an unknown app was returned")
+			}
+		}
+		if reg.AppByKey(ctx, "key-bad") != nil {
+			t.Error("an invalid app was returned")
 		}
 	})
 	t.Run("ManyRows", func(t *testing.T) {
