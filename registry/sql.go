@@ -108,9 +108,13 @@ func newSQLSource(db *sql.DB, name string, d config.SQLDatabase, quote func(stri
 	db.SetMaxIdleConns(min(max(d.PoolMax, 1), 2))
 	db.SetConnMaxIdleTime(sqlIdleTime)
 	// A table name may be schema-qualified (public.applications): each part
-	// is quoted on its own.
+	// is quoted on its own. Sockudo puts the name in its queries unquoted,
+	// which PostgreSQL folds to lower case: so does Hookline.
 	parts := strings.Split(d.TableName, ".")
 	for i, p := range parts {
+		if name == config.DriverPostgres {
+			p = strings.ToLower(p)
+		}
 		parts[i] = quote(p)
 	}
 	return &SQLSource{db: db, name: name, table: d.TableName, quoted: strings.Join(parts, "."), quote: quote, placeID: place}, nil

@@ -109,6 +109,21 @@ func runSQL(t *testing.T, srv *dbtest.Server) {
 		}
 	})
 
+	t.Run("TableNameCase", func(t *testing.T) {
+		// As in Sockudo's unquoted queries: PostgreSQL folds the name to
+		// lower case; MySQL on Linux compares it exactly.
+		table := sqlTable(t, srv, sourcetest.Rows()[:1], true)
+		src := sqlSource(t, srv, strings.ToUpper(table))
+		defer src.Close()
+		_, _, err := src.Load(ctx, cfg)
+		if srv.Kind == "postgres" && err != nil {
+			t.Errorf("Load of %s as %s: %v", table, strings.ToUpper(table), err)
+		}
+		if srv.Kind == "mariadb" && err == nil {
+			t.Errorf("Load of %s as %s: no error", table, strings.ToUpper(table))
+		}
+	})
+
 	t.Run("Errors", func(t *testing.T) {
 		// No table, no privilege, a wrong password: errors that name the
 		// table and never the password.
