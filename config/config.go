@@ -82,6 +82,10 @@ type App struct {
 	Webhooks []Webhook
 	// Path is the app's JSON path, e.g. "app_manager.array.apps[0]".
 	Path string
+	// Warnings are the problems worth a warning (a plain-http URL, ...)
+	// AppFromRecord found in a database row, each naming its path. The
+	// file's apps have none here: Load returns their warnings.
+	Warnings []string
 }
 
 // Webhook is one delivery target of an app with its filter.

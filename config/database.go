@@ -286,6 +286,7 @@ func (c *Config) AppFromRecord(rec AppRecord, where string) (App, []string, erro
 	if len(w.errs) > 0 {
 		return App{}, w.warns, w.errs
 	}
+	app.Warnings = w.warns
 	return app, w.warns, nil
 }
 

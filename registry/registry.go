@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,11 +261,30 @@ func (r *Registry) miss(ctx context.Context, kind, v string) *config.App {
 	}
 	r.m.lookups.WithLabelValues(kind, "found").Inc()
 	r.mu.Lock()
+	r.warnLocked([]config.App{app})
 	r.dbApps = upsert(r.dbApps, app)
 	r.swapLocked()
 	r.mu.Unlock()
 	r.log.Info("app read on a look-up miss", "app_id", app.ID, "webhooks", len(app.Webhooks))
 	return r.find(kind, v)
+}
+
+// warnLocked logs the warnings of database apps, once: an app whose
+// warnings are those it had in the registry already is not logged again at
+// every read.
+func (r *Registry) warnLocked(apps []config.App) {
+	had := make(map[string]string, len(r.dbApps))
+	for _, a := range r.dbApps {
+		had[a.ID] = strings.Join(a.Warnings, "\n")
+	}
+	for _, a := range apps {
+		if len(a.Warnings) == 0 || had[a.ID] == strings.Join(a.Warnings, "\n") {
+			continue
+		}
+		for _, w := range a.Warnings {
+			r.log.Warn("app row", "app_id", a.ID, "problem", w)
+		}
+	}
 }
 
 func found(ok bool) string {
@@ -316,6 +336,7 @@ func (r *Registry) Load(ctx context.Context, trigger string) error {
 	for _, e := range skipped {
 		r.log.Error("app skipped: its row is invalid", "error", e)
 	}
+	r.warnLocked(apps)
 	r.m.skipped.Set(float64(len(skipped)))
 	r.dbApps, r.loaded, r.staleSince, r.lastErr = apps, true, time.Time{}, nil
 	r.tried = map[string]time.Time{}

@@ -1,8 +1,11 @@
 package registry_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hookline/hookline/config"
@@ -109,6 +112,47 @@ func runSQL(t *testing.T, srv *dbtest.Server) {
 		}
 	})
 
+	t.Run("RowWarningsLoggedOnce", func(t *testing.T) {
+		// A plain-http URL is a warning, not an error: the app is served,
+		// and the warning logged when it first appears or changes, not at
+		// every read.
+		hook := func(host string) []byte {
+			return []byte(`[{"url":"http://` + host + `/h","event_types":["member_added"]}]`)
+		}
+		table := sqlTable(t, srv, []config.AppRecord{{ID: "app-http", Key: "key-http", Secret: "s", Enabled: true, Webhooks: hook("one.test")}}, true)
+		src := sqlSource(t, srv, table)
+		defer src.Close()
+		var logs syncBuffer
+		reg, err := registry.New(cfg, registry.Options{Source: src, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := reg.Load(ctx, "ttl"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The text handler quotes the problem: its quotes come escaped.
+		want := strings.ReplaceAll(config.RecordPath(table, "app-http")+`.webhooks[0].url: "http://one.test/h" is not https`, `"`, `\"`)
+		if a := reg.App(ctx, "app-http"); a == nil || len(a.Warnings) != 1 {
+			t.Fatalf("app-http = %+v; want it served with one warning", a)
+		}
+		if n := strings.Count(logs.String(), want); n != 1 {
+			t.Errorf("warning logged %d times over two reads, want 1; logs:\n%s", n, logs.String())
+		}
+		q := `"`
+		if srv.Kind == "mariadb" {
+			q = "`"
+		}
+		srv.Exec(t, "UPDATE "+table+" SET webhooks = '"+string(hook("two.test"))+"' WHERE "+q+"id"+q+" = 'app-http'")
+		if err := reg.Load(ctx, "ttl"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), "two.test") {
+			t.Errorf("a changed warning was not logged; logs:\n%s", logs.String())
+		}
+	})
+
 	t.Run("TableNameCase", func(t *testing.T) {
 		// As in Sockudo's unquoted queries: PostgreSQL folds the name to
 		// lower case; MySQL on Linux compares it exactly.
@@ -159,4 +203,22 @@ func runSQL(t *testing.T, srv *dbtest.Server) {
 			t.Errorf("Load of a table without key: %v", err)
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

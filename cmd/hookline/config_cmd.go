@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,9 +50,12 @@ would skip (named by its id, with the JSON path); --offline skips the read.`,
 			}
 			dbApps := 0
 			if cfg.AppManager.Driver != config.DriverMemory && !offline {
-				n, skipped, err := checkDatabase(cmd.Context(), cfg)
+				n, warnings, skipped, err := checkDatabase(cmd.Context(), cfg)
 				if err != nil {
 					return err
+				}
+				for _, w := range warnings {
+					fmt.Fprintln(e.stderr, "warning:", w)
 				}
 				if len(skipped) > 0 {
 					fmt.Fprintf(e.stderr, "%s: %d row(s) of the %s table would be skipped:\n", g.configPath, len(skipped), cfg.AppManager.Driver)
@@ -108,18 +112,22 @@ func countWebhooks(cfg *config.Config) int {
 }
 
 // checkDatabase reads the database registry once, as the worker's first
-// read would.
-func checkDatabase(ctx context.Context, cfg *config.Config) (apps int, skipped []error, err error) {
+// read would, and returns the warnings of the rows it serves.
+func checkDatabase(ctx context.Context, cfg *config.Config) (apps int, warnings []string, skipped []error, err error) {
 	src, err := openSource(ctx, cfg)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer src.Close()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	list, skipped, err := src.Load(ctx, cfg)
 	if err != nil {
-		return 0, nil, fmt.Errorf("reading the %s app registry: %w (--offline checks the file only)", src.Name(), err)
+		return 0, nil, nil, fmt.Errorf("reading the %s app registry: %w (--offline checks the file only)", src.Name(), err)
 	}
-	return len(list), skipped, nil
+	for _, a := range list {
+		warnings = append(warnings, a.Warnings...)
+	}
+	sort.Strings(warnings)
+	return len(list), warnings, skipped, nil
 }

@@ -29,6 +29,7 @@ func TestConfigCheckReadsThePostgresTable(t *testing.T) {
 	table := srv.AppsTable(t, "", []config.AppRecord{
 		{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true, Webhooks: []byte(`[{"url":"https://example.test/h","event_types":["channel_occupied"]}]`)},
 		{ID: "app-bad", Key: "key-bad", Secret: "s", Enabled: true, Policy: []byte(`{"webhooks":[{"url":"https://example.test/h","event_type":["channel_occupied"]}]}`)},
+		{ID: "app-http", Key: "key-http", Secret: "s", Enabled: true, Webhooks: []byte(`[{"url":"http://plain.test/h","event_types":["channel_occupied"]}]`)},
 	}, true)
 	d := srv.Settings()
 	cfgPath := filepath.Join(t.TempDir(), "config.json")
@@ -48,8 +49,12 @@ func TestConfigCheckReadsThePostgresTable(t *testing.T) {
 	}
 	srv.Exec(t, "UPDATE "+table+` SET policy = '{"webhooks":[]}' WHERE id = 'app-bad'`)
 	code, _, stderr = hookline(t, env, "config", "check", "--config", cfgPath)
-	if code != 0 || !strings.Contains(stderr, "2 apps read from the pgsql table") {
+	if code != 0 || !strings.Contains(stderr, "3 apps read from the pgsql table") {
 		t.Fatalf("config check after the fix: exit %d, stderr:\n%s", code, stderr)
+	}
+	// A row's warnings are printed as the file's are.
+	if want := "warning: " + table + `[id="app-http"].webhooks[0].url: "http://plain.test/h" is not https`; !strings.Contains(stderr, want) {
+		t.Errorf("config check stderr:\n%s\nwant %q", stderr, want)
 	}
 	// A wrong password: the check fails naming the registry, not the password.
 	env = envMap(map[string]string{"PG_PASSWORD": "not-the-password"})
