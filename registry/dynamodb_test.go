@@ -113,7 +113,7 @@ func TestDynamoDBAttributes(t *testing.T) {
 		// webhooks NULL and no policy: an app without webhooks.
 		{"id": attrS("app-null"), "key": attrS("key-null"), "secret": attrS("s3"), "webhooks": null},
 		// wrong types: a skipped row naming each attribute.
-		{"id": attrS("app-types"), "key": attrS("key-types"), "secret": attrN("42"), "enabled": attrS("yes"), "webhooks": attrN("1")},
+		{"id": attrS("app-types"), "key": attrS("key-types"), "secret": attrN("98765432123"), "enabled": attrS("yes"), "webhooks": attrN("1")},
 	})
 	src := dynamoSource(t, table)
 	defer src.Close()
@@ -158,7 +158,7 @@ func TestDynamoDBAttributes(t *testing.T) {
 			t.Errorf("skipped = %v, want it to contain %q", skipped[0], want)
 		}
 	}
-	if strings.Contains(skipped[0].Error(), "42") {
+	if strings.Contains(skipped[0].Error(), "98765432123") {
 		t.Errorf("skipped %v shows the secret's value", skipped[0])
 	}
 
