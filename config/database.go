@@ -273,8 +273,11 @@ func (c *Config) AppFromRecord(rec AppRecord, where string) (App, []string, erro
 	}
 	app := w.app(c, o)
 	app.Path = where
-	if app.ID == "" {
+	switch {
+	case app.ID == "":
 		w.errorf(join(where, "id"), "is required")
+	case !appIDPattern.MatchString(app.ID):
+		w.errorf(join(where, "id"), "%q: use 1 to 128 printable ASCII characters without spaces (it becomes the SQS MessageGroupId)", app.ID)
 	}
 	if app.Key == "" {
 		w.errorf(join(where, "key"), "is required")

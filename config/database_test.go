@@ -109,11 +109,34 @@ func TestAppFromRecord(t *testing.T) {
 		{AppRecord{ID: "app-1", Key: "k", Secret: "s", Webhooks: []byte(`[{"url":`)},
 			`applications[id="app-1"].webhooks: is not JSON`},
 		{AppRecord{ID: "app-1", Key: "", Secret: "s"}, `applications[id="app-1"].key: is required`},
+		{AppRecord{ID: "app 1", Key: "k", Secret: "s"}, `applications[id="app-1"].id: "app 1": use 1 to 128 printable ASCII characters without spaces`},
 	} {
 		_, _, err := cfg.AppFromRecord(tc.rec, where)
 		var es Errors
 		if !errors.As(err, &es) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want %q", tc.rec, err, tc.want)
+		}
+	}
+}
+
+// A secret of the wrong type is named, never shown: not even a number.
+func TestWrongTypeSecretIsNotShown(t *testing.T) {
+	docs := map[Format]string{
+		FormatJSON: `{"database":{"postgres":{"password":98765432}},"app_manager":{"array":{"apps":[{"id":"a","key":"k","secret":12345678}]}}}`,
+		FormatTOML: "[database.postgres]\npassword = 98765432\n[[app_manager.array.apps]]\nid = \"a\"\nkey = \"k\"\nsecret = 12345678\n",
+	}
+	for f, doc := range docs {
+		_, err := ParseFormat([]byte(doc), f, Sources{}, Overrides{})
+		if err == nil {
+			t.Fatalf("%v: no error", f)
+		}
+		for _, want := range []string{"database.postgres.password: must be a string, got a number", "apps[0].secret: must be a string, got a number"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v: %v; want %q", f, err, want)
+			}
+		}
+		if strings.Contains(err.Error(), "98765432") || strings.Contains(err.Error(), "12345678") {
+			t.Errorf("%v: the secret's value is in the error: %v", f, err)
 		}
 	}
 }

@@ -204,9 +204,35 @@ func (w *walker) str(path string, v any) (string, bool) {
 	case string:
 		return t, true
 	default:
-		w.errorf(path, "must be a string, got %s", describe(v))
+		got := describe(v)
+		if secretPath(path) {
+			got = kindOf(v) // a secret's value is never shown, not even a wrong one
+		}
+		w.errorf(path, "must be a string, got %s", got)
 		return "", false
 	}
+}
+
+// secretPath reports whether path names a secret: an app's secret, a
+// database password, an AWS secret key.
+func secretPath(path string) bool {
+	name := path[strings.LastIndexByte(path, '.')+1:]
+	return name == "secret" || name == "password" || name == "aws_secret_access_key"
+}
+
+// kindOf names v's JSON type without its value.
+func kindOf(v any) string {
+	switch v.(type) {
+	case bool:
+		return "a boolean"
+	case json.Number, int64, float64, int:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return "a value of another type"
 }
 
 // boolean accepts JSON booleans and the strings "true"/"false" (Sockudo

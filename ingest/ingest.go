@@ -249,7 +249,13 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, endpoint string
 	}
 	var app *config.App
 	if key != "" {
-		app = h.opts.Apps.AppByKey(r.Context(), key)
+		var err error
+		if app, err = h.opts.Apps.AppByKey(r.Context(), key); err != nil {
+			// Unknown or not is not known: a 401 would lose events Sockudo
+			// never retries.
+			h.log.Warn("app key look-up failed; answering 503", "error", err)
+			return http.StatusServiceUnavailable, "the app registry could not be read; retry later", 0, false
+		}
 	}
 	switch {
 	case key == "":

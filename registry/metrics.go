@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 		stale:       gauge("stale", "1 while the last read of the database failed and the last good registry is served."),
 		lastSuccess: gauge("last_success_timestamp_seconds", "When the database was last read successfully."),
 		loads:       vec("loads_total", "Reads of the app source by trigger (start, ttl, reload, miss) and result (ok, error, invalid).", "trigger", "result"),
-		lookups:     vec("lookups_total", "Look-ups of an unknown app id or key by result (found, missing, error, limited).", "by", "result"),
+		lookups:     vec("lookups_total", "Look-ups of an unknown app id or key by result: found, missing, error, limited (the same one not found within 5 s: not read again), throttled (more than 20 a second in all).", "by", "result"),
 		reloads:     vec("config_reloads_total", "Config file reloads by trigger (sighup, file) and result (ok; invalid: the old config is kept).", "trigger", "result"),
 	}
 	for _, c := range []prometheus.Collector{m.apps, m.skipped, m.stale, m.lastSuccess, m.loads, m.lookups, m.reloads} {
@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 		}
 	}
 	for _, by := range []string{"id", "key"} {
-		for _, res := range []string{"found", "missing", "error", "limited"} {
+		for _, res := range []string{"found", "missing", "error", "limited", "throttled"} {
 			m.lookups.WithLabelValues(by, res)
 		}
 	}

@@ -10,11 +10,14 @@
 //   - the config file is reloaded (SIGHUP, a change on disk: [Registry.SetConfig]);
 //   - a look-up misses: the worker asks for an app id and ingest for an app
 //     key it does not know. A database source is asked for that one row; a
-//     file-only registry reloads the file. Both are rate-limited per id or key,
-//     and at most one read of the source runs at a time.
+//     file-only registry reloads the file. An id or key not found is not
+//     read again for MissInterval (5 s), look-ups in all are bounded
+//     (MissRate, 20 a second), and at most one read of the source runs at a
+//     time. A look-up that cannot tell (the source failed, too slow, too
+//     many look-ups) is an error wrapping [ErrLookup], not a miss.
 //
 // When the source cannot be read, the last good snapshot keeps being
-// served; [Registry.Health] and hookline_registry_stale say so.
+// served; [Registry.Stale] and hookline_registry_stale say so.
 package registry
 
 import (
@@ -28,6 +31,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/hookline/hookline/config"
 )
@@ -86,8 +90,11 @@ type Options struct {
 	LookupTimeout time.Duration
 	// LoadTimeout bounds one full read of the source. Default 60 s.
 	LoadTimeout time.Duration
-	Logger      *slog.Logger
-	Registry    prometheus.Registerer
+	// MissRate bounds look-ups on a miss, all ids and keys together, per
+	// second (bursts of as many). Default 20.
+	MissRate float64
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -108,8 +115,15 @@ type Registry struct {
 	loaded     bool         // the source was read at least once
 	staleSince time.Time    // zero when the last read succeeded
 	lastErr    error
-	tried      map[string]time.Time // misses: "id\x00…" / "key\x00…" → when looked up
+	tried      map[string]time.Time // misses: "id\x00…" / "key\x00…" → when last not found
 	version    uint64
+	cfgGen     uint64 // configurations swapped in (setConfig)
+
+	// limit bounds look-ups on a miss in all (MissRate).
+	limit *rate.Limiter
+	// settles counts the file watch's looks at the file after a change
+	// (tests wait on it).
+	settles atomic.Int64
 }
 
 // New returns a registry serving cfg's apps. With a Source, call Load
@@ -123,6 +137,9 @@ func New(cfg *config.Config, opts Options) (*Registry, error) {
 	}
 	if opts.LoadTimeout <= 0 {
 		opts.LoadTimeout = 60 * time.Second
+	}
+	if opts.MissRate <= 0 {
+		opts.MissRate = 20
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -142,7 +159,7 @@ func New(cfg *config.Config, opts Options) (*Registry, error) {
 		return nil, err
 	}
 	r := &Registry{opts: opts, log: opts.Logger.With("registry", source), m: m, sem: make(chan struct{}, 1),
-		cfg: cfg, tried: map[string]time.Time{}}
+		cfg: cfg, tried: map[string]time.Time{}, limit: rate.NewLimiter(rate.Limit(opts.MissRate), max(int(opts.MissRate), 1))}
 	r.swapLocked()
 	return r, nil
 }
@@ -153,20 +170,27 @@ func (r *Registry) Snapshot() *Snapshot { return r.cur.Load() }
 // Config returns the configuration of the current snapshot.
 func (r *Registry) Config() *config.Config { return r.cur.Load().Config }
 
+// ErrLookup is wrapped by the errors of a look-up that could not tell
+// whether the app exists: the source failed or was too slow, too many
+// look-ups are under way, or the reloaded config file is invalid. Callers
+// answer "try again later" (ingest: 503), not "unknown app".
+var ErrLookup = errors.New("app look-up failed")
+
 // App returns the app with the given id. On a miss it looks the id up
-// (see the package documentation) and returns nil when there is no such
-// app.
-func (r *Registry) App(ctx context.Context, id string) *config.App {
+// (see the package documentation): nil and no error mean there is no such
+// app; an error (wrapping ErrLookup) that it could not tell.
+func (r *Registry) App(ctx context.Context, id string) (*config.App, error) {
 	if a := r.cur.Load().App(id); a != nil {
-		return a
+		return a, nil
 	}
 	return r.miss(ctx, "id", id)
 }
 
-// AppByKey returns the app with the given key, looking it up on a miss.
-func (r *Registry) AppByKey(ctx context.Context, key string) *config.App {
+// AppByKey returns the app with the given key, looking it up on a miss,
+// as App does.
+func (r *Registry) AppByKey(ctx context.Context, key string) (*config.App, error) {
 	if a := r.cur.Load().AppByKey(key); a != nil {
-		return a
+		return a, nil
 	}
 	return r.miss(ctx, "key", key)
 }
@@ -179,19 +203,34 @@ func (r *Registry) find(kind, v string) *config.App {
 	return s.AppByKey(v)
 }
 
-func (r *Registry) miss(ctx context.Context, kind, v string) *config.App {
+// missed reports whether v was looked up within MissInterval and not
+// found: asking again would tell nothing new.
+func (r *Registry) missed(tk string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.tried[tk]
+	return ok && now.Sub(t) < r.opts.MissInterval
+}
+
+func (r *Registry) miss(ctx context.Context, kind, v string) (*config.App, error) {
 	if v == "" || (r.opts.Source == nil && r.opts.ReloadFile == nil) {
-		return nil
+		return nil, nil
 	}
 	tk := kind + "\x00" + v
-	now := r.opts.Now()
-	r.mu.Lock()
-	if t, ok := r.tried[tk]; ok && now.Sub(t) < r.opts.MissInterval {
-		r.mu.Unlock()
+	if r.missed(tk, r.opts.Now()) {
 		r.m.lookups.WithLabelValues(kind, "limited").Inc()
-		return nil
+		return nil, nil
 	}
-	r.mu.Unlock()
+	// Unknown keys from the internet are cheap to send: bound the reads
+	// they cause in all, not only per key.
+	if !r.limit.Allow() {
+		r.m.lookups.WithLabelValues(kind, "throttled").Inc()
+		return nil, fmt.Errorf("%w: more than %g look-ups a second", ErrLookup, float64(r.limit.Limit()))
+	}
+	fail := func(err error) (*config.App, error) {
+		r.m.lookups.WithLabelValues(kind, "error").Inc()
+		return nil, fmt.Errorf("%w: %w", ErrLookup, err)
+	}
 
 	// The wait for a read in progress counts against the look-up's time.
 	ctx, cancel := context.WithTimeout(ctx, r.opts.LookupTimeout)
@@ -199,74 +238,76 @@ func (r *Registry) miss(ctx context.Context, kind, v string) *config.App {
 	select {
 	case r.sem <- struct{}{}:
 	case <-ctx.Done():
-		r.m.lookups.WithLabelValues(kind, "error").Inc()
-		return nil
+		return fail(fmt.Errorf("waiting for a read in progress: %w", ctx.Err()))
 	}
 	defer func() { <-r.sem }()
-	// Another caller may have found it, or tried it, while this one waited.
+	// Another caller may have found it, or not found it, while this one
+	// waited.
 	if a := r.find(kind, v); a != nil {
-		return a
+		return a, nil
 	}
-	now = r.opts.Now()
-	r.mu.Lock()
-	if t, ok := r.tried[tk]; ok && now.Sub(t) < r.opts.MissInterval {
-		r.mu.Unlock()
+	now := r.opts.Now()
+	if r.missed(tk, now) {
 		r.m.lookups.WithLabelValues(kind, "limited").Inc()
-		return nil
+		return nil, nil
 	}
-	if len(r.tried) > 10_000 { // unknown keys from the internet must not grow it for ever
-		for k, t := range r.tried {
-			if now.Sub(t) >= r.opts.MissInterval {
-				delete(r.tried, k)
-			}
-		}
-	}
-	r.tried[tk] = now
-	r.mu.Unlock()
 
+	var app *config.App
 	if r.opts.Source == nil {
 		// A file registry: read the file again, once.
+		gen := r.configGen()
 		cfg, err := r.opts.ReloadFile()
 		if err != nil {
-			r.m.lookups.WithLabelValues(kind, "error").Inc()
 			r.m.loads.WithLabelValues("miss", "invalid").Inc()
 			r.log.Warn("config reload on an unknown app "+kind+" failed; keeping the current apps", "error", err)
-			return nil
+			return fail(fmt.Errorf("reloading the config file: %w", err))
 		}
-		r.setConfig(cfg)
-		r.m.loads.WithLabelValues("miss", "ok").Inc()
-		a := r.find(kind, v)
-		r.m.lookups.WithLabelValues(kind, found(a != nil)).Inc()
-		return a
-	}
-	cfg := r.Config()
-	var (
-		app config.App
-		ok  bool
-		err error
-	)
-	if kind == "id" {
-		app, ok, err = r.opts.Source.AppByID(ctx, cfg, v)
+		// A reload (SIGHUP, the file watch) may have swapped in a newer
+		// file meanwhile: never put this one back over it.
+		if r.setConfigIf(cfg, gen) {
+			r.m.loads.WithLabelValues("miss", "ok").Inc()
+		}
+		app = r.find(kind, v)
 	} else {
-		app, ok, err = r.opts.Source.AppByKey(ctx, cfg, v)
+		cfg := r.Config()
+		var (
+			a   config.App
+			ok  bool
+			err error
+		)
+		if kind == "id" {
+			a, ok, err = r.opts.Source.AppByID(ctx, cfg, v)
+		} else {
+			a, ok, err = r.opts.Source.AppByKey(ctx, cfg, v)
+		}
+		if err != nil {
+			r.log.Warn("app look-up failed", "by", kind, "error", err)
+			return fail(err)
+		}
+		if ok {
+			r.mu.Lock()
+			r.warnLocked([]config.App{a})
+			r.dbApps = upsert(r.dbApps, a)
+			r.swapLocked()
+			r.mu.Unlock()
+			r.log.Info("app read on a look-up miss", "app_id", a.ID, "webhooks", len(a.Webhooks))
+			app = r.find(kind, v)
+		}
 	}
-	switch {
-	case err != nil:
-		r.m.lookups.WithLabelValues(kind, "error").Inc()
-		r.log.Warn("app look-up failed", "by", kind, "error", err)
-		return nil
-	case !ok:
-		r.m.lookups.WithLabelValues(kind, "missing").Inc()
-		return nil
+	r.m.lookups.WithLabelValues(kind, found(app != nil)).Inc()
+	if app == nil {
+		r.mu.Lock()
+		if len(r.tried) > 10_000 { // unknown keys from the internet must not grow it for ever
+			for k, t := range r.tried {
+				if now.Sub(t) >= r.opts.MissInterval {
+					delete(r.tried, k)
+				}
+			}
+		}
+		r.tried[tk] = now
+		r.mu.Unlock()
 	}
-	r.m.lookups.WithLabelValues(kind, "found").Inc()
-	r.mu.Lock()
-	r.warnLocked([]config.App{app})
-	r.dbApps = upsert(r.dbApps, app)
-	r.swapLocked()
-	r.mu.Unlock()
-	r.log.Info("app read on a look-up miss", "app_id", app.ID, "webhooks", len(app.Webhooks))
-	return r.find(kind, v)
+	return app, nil
 }
 
 // warnLocked logs the warnings of database apps, once: an app whose
@@ -393,7 +434,29 @@ func (r *Registry) setConfig(cfg *config.Config) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cfg = cfg
+	r.cfgGen++
 	r.swapLocked()
+}
+
+// configGen counts the configurations swapped in.
+func (r *Registry) configGen() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfgGen
+}
+
+// setConfigIf swaps cfg in unless another configuration was swapped in
+// since gen was read.
+func (r *Registry) setConfigIf(cfg *config.Config, gen uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cfgGen != gen {
+		return false
+	}
+	r.cfg = cfg
+	r.cfgGen++
+	r.swapLocked()
+	return true
 }
 
 // swapLocked builds and publishes a snapshot: the source's apps, then the

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -72,17 +73,17 @@ func TestSwapKeepsInFlightDefinitions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
 	writeConfig(t, path, configDoc("old", "a", "b"))
 	r := Static(mustLoad(t, path))
-	held := r.App(context.Background(), "a") // a message routed before the reload
+	held := mustApp(t, r, "a") // a message routed before the reload
 	writeConfig(t, path, configDoc("new", "a", "c"))
 	r.SetConfig(context.Background(), mustLoad(t, path))
 
 	if got := held.Webhooks[0].URL; got != "https://old.test/h" {
 		t.Errorf("the in-flight message's app changed under it: %s", got)
 	}
-	if got := r.App(context.Background(), "a").Webhooks[0].URL; got != "https://new.test/h" {
+	if got := mustApp(t, r, "a").Webhooks[0].URL; got != "https://new.test/h" {
 		t.Errorf("new look-ups get %s, want the new definition", got)
 	}
-	if r.App(context.Background(), "b") != nil || r.AppByKey(context.Background(), "key-c") == nil {
+	if mustApp(t, r, "b") != nil || mustKey(t, r, "key-c") == nil {
 		t.Error("the removed app is still served, or the added one is not")
 	}
 }
@@ -122,12 +123,11 @@ func TestWatchReloadsOnChangeAndSIGHUPAndKeepsTheOldOnError(t *testing.T) {
 	// Same bytes again (a touch, a ConfigMap resync): no reload.
 	writeConfig(t, path, configDoc("v4", "a", "d"))
 	eventually(t, "the fixed file", func() bool { return r.Snapshot().App("d") != nil })
-	v := r.Snapshot().Version
+	v, settles := r.Snapshot().Version, r.settles.Load()
 	writeConfig(t, path, configDoc("v4", "a", "d"))
-	writeConfig(t, path, configDoc("v5", "a", "e")) // a real change after it, to know the watcher ran past the touch
-	eventually(t, "the last change", func() bool { return r.Snapshot().App("e") != nil })
-	if got := r.Snapshot().Version; got != v+1 {
-		t.Errorf("version %d after an unchanged rewrite and one change from %d; want one swap", got, v)
+	eventually(t, "the unchanged rewrite to be looked at", func() bool { return r.settles.Load() > settles })
+	if got := r.Snapshot().Version; got != v {
+		t.Errorf("version %d after an unchanged rewrite, was %d: it was reloaded", got, v)
 	}
 }
 
@@ -172,7 +172,7 @@ func TestMissReadsTheFileOnceRateLimited(t *testing.T) {
 	}
 	ctx := context.Background()
 	writeConfig(t, path, configDoc("v1", "a", "b")) // an app added, not yet reloaded
-	if a := r.AppByKey(ctx, "key-b"); a == nil || a.ID != "b" {
+	if a := mustKey(t, r, "key-b"); a == nil || a.ID != "b" {
 		t.Fatalf("AppByKey(key-b) after the file gained it = %+v", a)
 	}
 	if reads.Load() != 1 {
@@ -180,7 +180,7 @@ func TestMissReadsTheFileOnceRateLimited(t *testing.T) {
 	}
 	// An unknown key: one read, then none for the same key within the interval.
 	for range 3 {
-		if r.AppByKey(ctx, "key-zzz") != nil {
+		if mustKey(t, r, "key-zzz") != nil {
 			t.Fatal("unknown key found")
 		}
 	}
@@ -188,19 +188,123 @@ func TestMissReadsTheFileOnceRateLimited(t *testing.T) {
 		t.Errorf("file reads = %d after three look-ups of one unknown key, want 2", reads.Load())
 	}
 	now = now.Add(6 * time.Second)
-	r.AppByKey(ctx, "key-zzz")
+	mustKey(t, r, "key-zzz")
 	if reads.Load() != 3 {
 		t.Errorf("file reads = %d after the interval, want 3", reads.Load())
 	}
 	// Known apps never read the file.
-	r.App(ctx, "a")
-	r.AppByKey(ctx, "key-b")
+	mustApp(t, r, "a")
+	mustKey(t, r, "key-b")
 	if reads.Load() != 3 {
 		t.Errorf("file reads = %d, a hit read the file", reads.Load())
 	}
 	// A broken file on a miss: the running registry stays.
 	writeConfig(t, path, `{"app_manager":`)
-	if r.AppByKey(ctx, "key-new") != nil || r.Snapshot().App("b") == nil {
-		t.Error("a broken file on a miss changed the registry")
+	if a, err := r.AppByKey(ctx, "key-new"); a != nil || !errors.Is(err, ErrLookup) || r.Snapshot().App("b") == nil {
+		t.Errorf("a broken file on a miss: %+v, %v; want ErrLookup and the registry unchanged", a, err)
+	}
+}
+
+func mustApp(t *testing.T, r *Registry, id string) *config.App {
+	t.Helper()
+	a, err := r.App(context.Background(), id)
+	if err != nil {
+		t.Fatalf("App(%s): %v", id, err)
+	}
+	return a
+}
+
+func mustKey(t *testing.T, r *Registry, key string) *config.App {
+	t.Helper()
+	a, err := r.AppByKey(context.Background(), key)
+	if err != nil {
+		t.Fatalf("AppByKey(%s): %v", key, err)
+	}
+	return a
+}
+
+// A miss re-reads the file while a reload swaps in a newer one: the newer
+// stays.
+func TestMissNeverPutsAnOlderFileBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	writeConfig(t, path, configDoc("v1", "a"))
+	v1 := mustLoad(t, path)
+	reading, release := make(chan struct{}), make(chan struct{})
+	r, err := New(v1, Options{ReloadFile: func() (*config.Config, error) {
+		close(reading)
+		<-release
+		return v1, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = r.AppByKey(context.Background(), "key-zzz") }()
+	<-reading
+	writeConfig(t, path, configDoc("v2", "a", "b"))
+	r.SetConfig(context.Background(), mustLoad(t, path))
+	close(release)
+	<-done
+	if r.Snapshot().App("b") == nil || r.Snapshot().App("a").Webhooks[0].URL != "https://v2.test/h" {
+		t.Error("the miss's older read replaced the newer reload")
+	}
+}
+
+// Changes of other files in the config's directory (a log, say) do not
+// hold a change of the config file back.
+func TestWatchIgnoresOtherFilesInTheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	writeConfig(t, path, configDoc("v1", "a"))
+	r, err := New(mustLoad(t, path), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := r.Watch(ctx, WatchOptions{Path: path, Load: loader(path), Settle: 200 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond) // a busy neighbour, faster than the settle time
+		defer tick.Stop()
+		f, err := os.Create(filepath.Join(dir, "worker.log"))
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_, _ = f.WriteString("a log line\n")
+			}
+		}
+	}()
+	writeConfig(t, path, configDoc("v2", "a", "b"))
+	eventually(t, "the config change beside a busy log file", func() bool { return r.Snapshot().App("b") != nil })
+}
+
+// Look-ups in all are bounded: past MissRate a miss is an error, not "no
+// such app".
+func TestMissesAreThrottledInAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	writeConfig(t, path, configDoc("v1", "a"))
+	r, err := New(mustLoad(t, path), Options{ReloadFile: loader(path), MissRate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := mustKey(t, r, "key-x1"); a != nil {
+		t.Fatal("unknown key found")
+	}
+	a, err := r.AppByKey(context.Background(), "key-x2")
+	if a != nil || !errors.Is(err, ErrLookup) {
+		t.Errorf("a second unknown key at once = %+v, %v; want ErrLookup (throttled)", a, err)
+	}
+	if got := testutil.ToFloat64(r.m.lookups.WithLabelValues("key", "throttled")); got != 1 {
+		t.Errorf("throttled look-ups = %v, want 1", got)
 	}
 }

@@ -134,7 +134,7 @@ func runSQL(t *testing.T, srv *dbtest.Server) {
 		}
 		// The text handler quotes the problem: its quotes come escaped.
 		want := strings.ReplaceAll(config.RecordPath(table, "app-http")+`.webhooks[0].url: "http://one.test/h" is not https`, `"`, `\"`)
-		if a := reg.App(ctx, "app-http"); a == nil || len(a.Warnings) != 1 {
+		if a, err := reg.App(ctx, "app-http"); err != nil || a == nil || len(a.Warnings) != 1 {
 			t.Fatalf("app-http = %+v; want it served with one warning", a)
 		}
 		if n := strings.Count(logs.String(), want); n != 1 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -51,6 +52,7 @@ func (r *Registry) Watch(ctx context.Context, o WatchOptions) error {
 		return err
 	}
 	last := fileSum(o.Path)
+	base := filepath.Base(o.Path)
 	go func() {
 		defer fw.Close()
 		settle := time.NewTimer(time.Hour)
@@ -60,13 +62,22 @@ func (r *Registry) Watch(ctx context.Context, o WatchOptions) error {
 			case <-ctx.Done():
 				return
 			case <-o.Signals:
+				// The bytes before the read: a change during it is read
+				// again when its event settles.
+				sum := fileSum(o.Path)
 				r.reload(ctx, o, "sighup")
-				last = fileSum(o.Path)
+				last = sum
 			case ev, ok := <-fw.Events:
 				if !ok {
 					return
 				}
 				if ev.Has(fsnotify.Chmod) && !ev.Has(fsnotify.Write) && !ev.Has(fsnotify.Create) {
+					continue
+				}
+				// The config file itself, or Kubernetes' atomic writer
+				// swapping a ConfigMap's "..data" symlink; other files in
+				// the directory (a log) must not keep postponing the read.
+				if n := filepath.Base(ev.Name); n != base && !strings.HasPrefix(n, "..") {
 					continue
 				}
 				settle.Reset(o.Settle)
@@ -76,6 +87,7 @@ func (r *Registry) Watch(ctx context.Context, o WatchOptions) error {
 				}
 				r.log.Warn("config file watch", "error", err)
 			case <-settle.C:
+				r.settles.Add(1)
 				sum := fileSum(o.Path)
 				if bytes.Equal(sum, last) {
 					continue

@@ -203,14 +203,19 @@ func (w *Worker) prepare(sm *types.Message, now time.Time) *message {
 // resolved from the start.
 func (w *Worker) route(m *message) {
 	env := m.env
-	m.app = w.opts.Apps.App(context.Background(), env.AppID)
+	app, err := w.opts.Apps.App(context.Background(), env.AppID)
+	m.app = app
 	switch {
 	case m.app == nil:
-		// Config rollout lag: retried like a failed delivery, then
-		// dead-lettered.
+		// Config rollout lag, or an app registry that could not be asked:
+		// retried like a failed delivery, then dead-lettered.
+		detail := "app " + env.AppID + " is not in this worker's config"
+		if err != nil {
+			detail = err.Error()
+		}
 		m.parts = []*part{{msg: m, target: "app:" + env.AppID, appLevel: true,
 			result: result{kind: resultRetry, reason: reasonUnknownApp,
-				outcome: deliveryOutcome(reasonUnknownApp, "app "+env.AppID+" is not in this worker's config")}}}
+				outcome: deliveryOutcome(reasonUnknownApp, detail)}}}
 		return
 	case !m.app.Enabled:
 		m.parts = []*part{{msg: m, target: "app:" + env.AppID, appLevel: true,

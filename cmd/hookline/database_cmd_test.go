@@ -202,13 +202,13 @@ func TestIngestServesTheLastGoodRegistryWhilePostgresIsDown(t *testing.T) {
 		_, _ = b.ReadFrom(resp.Body)
 		return resp.StatusCode, b.String()
 	}
-	post := func() int {
+	postAs := func(key, secret string) int {
 		t.Helper()
 		body := []byte(fmt.Sprintf(`{"time_ms":%d,"events":[{"name":"channel_occupied","channel":"c"}]}`, time.Now().UnixMilli()))
 		req, _ := http.NewRequest(http.MethodPost, "http://"+listening.Addr+"/pusher", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Pusher-Key", "key-1")
-		req.Header.Set("X-Pusher-Signature", signing.Sign("secret-1", body))
+		req.Header.Set("X-Pusher-Key", key)
+		req.Header.Set("X-Pusher-Signature", signing.Sign(secret, body))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -216,6 +216,7 @@ func TestIngestServesTheLastGoodRegistryWhilePostgresIsDown(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	post := func() int { return postAs("key-1", "secret-1") }
 	const staleMetric = `hookline_registry_stale{source="pgsql"} `
 	// poll waits for /readyz and /metrics to agree with stale.
 	poll := func(stale bool) {
@@ -248,6 +249,11 @@ func TestIngestServesTheLastGoodRegistryWhilePostgresIsDown(t *testing.T) {
 	poll(true)
 	if code := post(); code != 200 {
 		t.Errorf("POST with the database down: %d, want 200 from the last good registry", code)
+	}
+	// A key the registry does not have cannot be ruled out: 503, which
+	// Sockudo retries, not a 401, which it does not.
+	if code := postAs("key-new", "secret-new"); code != http.StatusServiceUnavailable {
+		t.Errorf("POST with an unknown key and the database down: %d, want 503", code)
 	}
 	restart()
 	stopped = false

@@ -63,9 +63,10 @@ type Server struct {
 	start func() (*exec.Cmd, error) // starts the server process
 	ready func(ctx context.Context) error
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log string
+	mu     sync.Mutex
+	cmd    *exec.Cmd     // nil when not running
+	exited chan struct{} // closed when cmd has exited
+	log    string
 }
 
 // Settings returns the connection settings of the read-only login, as
@@ -109,43 +110,38 @@ func (s *Server) run() error {
 	if err != nil {
 		return err
 	}
+	exited := make(chan struct{})
 	s.mu.Lock()
-	s.cmd = cmd
+	s.cmd, s.exited = cmd, exited
 	s.mu.Unlock()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	var last error
 	for {
 		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
-		last = s.ready(pctx)
+		last := s.ready(pctx)
 		pcancel()
 		if last == nil {
-			go func() { s.waited(<-exited) }()
 			return nil
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("exited before accepting connections (%v); log:\n%s", err, tail(s.log))
+		case <-exited:
+			return fmt.Errorf("exited before accepting connections (%v); log:\n%s", waitErr, tail(s.log))
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
+			<-exited
 			return fmt.Errorf("not accepting connections after %s (%v); log:\n%s", startTimeout, last, tail(s.log))
 		case <-time.After(100 * time.Millisecond): // polling a starting server: it signals nothing
 		}
 	}
 }
 
-// waited records that the process ended.
-func (s *Server) waited(error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cmd = nil
-}
-
+// stop stops the server process, if it runs, and waits for its exit.
 func (s *Server) stop() error {
 	s.mu.Lock()
-	cmd := s.cmd
+	cmd, exited := s.cmd, s.exited
+	s.cmd, s.exited = nil, nil
 	s.mu.Unlock()
 	if cmd == nil {
 		return nil
@@ -155,22 +151,14 @@ func (s *Server) stop() error {
 	if s.Kind == "postgres" {
 		sig = syscall.SIGINT
 	}
-	if err := cmd.Process.Signal(sig); err != nil {
-		return nil // already gone
-	}
-	deadline := time.Now().Add(stopTimeout)
-	for {
-		s.mu.Lock()
-		done := s.cmd == nil
-		s.mu.Unlock()
-		if done {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			return fmt.Errorf("still running %s after the signal: killed", stopTimeout)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the process's exit (waited runs in its own goroutine)
+	_ = cmd.Process.Signal(sig) // an error: it is gone already
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(stopTimeout):
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("still running %s after the signal: killed", stopTimeout)
 	}
 }
 
@@ -338,21 +326,15 @@ func startPostgres() (*Server, error) {
 	if err := s.run(); err != nil {
 		return nil, err
 	}
-	boot, err := sql.Open("pgx", dsn("postgres"))
-	if err != nil {
-		return nil, err
-	}
-	defer boot.Close()
-	for _, q := range []string{
+	if err := s.setUp(func() (*sql.DB, error) { return sql.Open("pgx", dsn("postgres")) }, []string{
 		"CREATE DATABASE " + Database,
 		"CREATE ROLE " + Reader + " LOGIN PASSWORD '" + strings.ReplaceAll(ReaderPassword, "'", "''") + "'",
-	} {
-		if _, err := boot.Exec(q); err != nil {
-			return nil, fmt.Errorf("%s: %v", q, err)
-		}
+	}); err != nil {
+		return nil, err
 	}
 	pc, err := pgx.ParseConfig(dsn(Database))
 	if err != nil {
+		_ = s.stop()
 		return nil, err
 	}
 	s.Admin = stdlib.OpenDB(*pc)
@@ -418,18 +400,36 @@ func startMariaDB() (*Server, error) {
 	if err := s.run(); err != nil {
 		return nil, err
 	}
-	boot := admin("")
-	defer boot.Close()
-	for _, q := range []string{
+	if err := s.setUp(func() (*sql.DB, error) { return admin(""), nil }, []string{
 		"CREATE DATABASE " + Database,
 		"CREATE USER '" + Reader + "'@'%' IDENTIFIED BY '" + strings.ReplaceAll(ReaderPassword, "'", "''") + "'",
-	} {
-		if _, err := boot.Exec(q); err != nil {
-			return nil, fmt.Errorf("%s: %v", q, err)
-		}
+	}); err != nil {
+		return nil, err
 	}
 	s.Admin = admin(Database)
 	return s, nil
+}
+
+// setUp runs the first statements on a started server; on an error it
+// stops the server, which no one else would.
+func (s *Server) setUp(open func() (*sql.DB, error), stmts []string) error {
+	err := func() error {
+		db, err := open()
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		for _, q := range stmts {
+			if _, err := db.Exec(q); err != nil {
+				return fmt.Errorf("%s: %v", q, err)
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		_ = s.stop()
+	}
+	return err
 }
 
 func startLogged(cmd *exec.Cmd, log string) (*exec.Cmd, error) {

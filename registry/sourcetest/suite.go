@@ -5,8 +5,10 @@ package sourcetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,31 +118,37 @@ func Run(t *testing.T, b Backend) {
 		}
 	})
 	t.Run("RegistryLooksUpOnAMiss", func(t *testing.T) {
-		src := b.New(t, Rows())
+		src := &counting{Source: b.New(t, Rows())}
 		defer src.Close()
 		// Not loaded: every app is a miss, read as one row.
 		reg, err := registry.New(Config(t), registry.Options{Source: src, MissInterval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a := reg.App(ctx, "app-policy"); a == nil || a.Key != "key-policy" {
-			t.Fatalf("App(app-policy) on a miss = %+v", a)
+		if a, err := reg.App(ctx, "app-policy"); err != nil || a == nil || a.Key != "key-policy" {
+			t.Fatalf("App(app-policy) on a miss = %+v, %v", a, err)
 		}
-		if a := reg.AppByKey(ctx, "key-legacy"); a == nil || a.ID != "app-legacy" {
-			t.Fatalf("AppByKey(key-legacy) on a miss = %+v", a)
+		if a, err := reg.AppByKey(ctx, "key-legacy"); err != nil || a == nil || a.ID != "app-legacy" {
+			t.Fatalf("AppByKey(key-legacy) on a miss = %+v, %v", a, err)
 		}
 		// Served from the snapshot from now on, by id and by key.
 		if reg.Snapshot().App("app-legacy") == nil || reg.Snapshot().AppByKey("key-policy") == nil {
 			t.Error("looked-up apps are not in the snapshot")
 		}
-		// Twice: the second miss of the same id is rate-limited, not read.
+		// Twice: the second miss of the same id is not read again.
+		before := src.lookUps.Load()
 		for range 2 {
-			if reg.App(ctx, "app-nope") != nil {
-				t.Error("an unknown app was returned")
+			if a, err := reg.App(ctx, "app-nope"); a != nil || err != nil {
+				t.Errorf("App(app-nope) = %+v, %v; want no such app", a, err)
 			}
 		}
-		if reg.AppByKey(ctx, "key-bad") != nil {
-			t.Error("an invalid app was returned")
+		if n := src.lookUps.Load() - before; n != 1 {
+			t.Errorf("two misses of app-nope read the source %d times, want 1", n)
+		}
+		// An invalid row is neither an app nor known to be absent.
+		if a, err := reg.AppByKey(ctx, "key-bad"); a != nil || !errors.Is(err, registry.ErrLookup) ||
+			!strings.Contains(err.Error(), config.RecordPath(b.Table, "app-bad")) {
+			t.Errorf("AppByKey(key-bad) = %+v, %v; want an ErrLookup naming the row", a, err)
 		}
 	})
 	t.Run("ManyRows", func(t *testing.T) {
@@ -182,13 +190,28 @@ func Run(t *testing.T, b Backend) {
 			if since, why := reg.Stale(); since.IsZero() || why == nil {
 				t.Errorf("Stale() = %v, %v; want stale", since, why)
 			}
-			if reg.Ready() != nil || reg.App(ctx, "app-legacy") == nil || reg.AppByKey(ctx, "key-policy") == nil {
+			// A failure below must not leave the server down for the tests
+			// after this one.
+			restarted := restart == nil
+			t.Cleanup(func() {
+				if !restarted {
+					restart()
+				}
+			})
+			legacy, err1 := reg.App(ctx, "app-legacy")
+			policy, err2 := reg.AppByKey(ctx, "key-policy")
+			if reg.Ready() != nil || legacy == nil || policy == nil || err1 != nil || err2 != nil {
 				t.Error("the last good registry is not served while the database is down")
+			}
+			// A miss cannot be answered: an error, not "no such app".
+			if a, err := reg.App(ctx, "app-new"); a != nil || !errors.Is(err, registry.ErrLookup) {
+				t.Errorf("App(app-new) with the database down = %+v, %v; want an ErrLookup", a, err)
 			}
 			if restart == nil {
 				return
 			}
 			restart()
+			restarted = true
 			deadline := time.Now().Add(30 * time.Second)
 			for reg.Load(ctx, "ttl") != nil {
 				if time.Now().After(deadline) {
@@ -209,4 +232,20 @@ func ids(apps []config.App) []string {
 		out = append(out, a.ID)
 	}
 	return out
+}
+
+// counting counts a source's one-row reads.
+type counting struct {
+	registry.Source
+	lookUps atomic.Int64
+}
+
+func (c *counting) AppByID(ctx context.Context, cfg *config.Config, id string) (config.App, bool, error) {
+	c.lookUps.Add(1)
+	return c.Source.AppByID(ctx, cfg, id)
+}
+
+func (c *counting) AppByKey(ctx context.Context, cfg *config.Config, key string) (config.App, bool, error) {
+	c.lookUps.Add(1)
+	return c.Source.AppByKey(ctx, cfg, key)
 }
