@@ -18,6 +18,9 @@ const (
 	DriverDynamoDB = "dynamodb"
 )
 
+// DefaultDynamoDBTable is database.dynamodb.table_name's default, Sockudo's.
+const DefaultDynamoDBTable = "sockudo-applications"
+
 // DefaultCacheTTL is how long apps read from a database are served before
 // they are read again (Sockudo's cache_ttl default).
 const DefaultCacheTTL = 300 * time.Second
@@ -75,7 +78,7 @@ func defaultDatabase() Database {
 		// Hookline's (a Sockudo on pgsql has the port set, or it fails).
 		Postgres: sql(5432, "postgres"),
 		MySQL:    sql(3306, "root"),
-		DynamoDB: DynamoDB{Region: DefaultRegion, TableName: "sockudo-applications"},
+		DynamoDB: DynamoDB{Region: DefaultRegion, TableName: DefaultDynamoDBTable},
 	}
 }
 

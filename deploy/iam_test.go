@@ -53,6 +53,10 @@ func (s *stringList) UnmarshalJSON(data []byte) error {
 // need GenerateDataKey and Decrypt, receivers Decrypt.
 const queueKeyARN = "arn:aws:kms:" + region + ":" + account + ":key/0b9d6f5e-3c1a-4e1f-9a8b-7c6d5e4f3a2b"
 
+func dynamoTableARN(name string) string {
+	return "arn:aws:dynamodb:" + region + ":" + account + ":table/" + name
+}
+
 func sqsARN(name string) string { return "arn:aws:sqs:" + region + ":" + account + ":" + name }
 
 func TestIAMPolicies(t *testing.T) {
@@ -101,6 +105,12 @@ func TestIAMPolicies(t *testing.T) {
 		// KEDA's aws-sqs-queue scaler reads the main queue's counts.
 		"keda-scaler":   grants(mainQ, "sqs:GetQueueAttributes"),
 		"ecs-execution": ecsExecutionGrants(t),
+		// Added to the worker's and ingest's roles with app_manager.driver
+		// dynamodb: the registry scans the table, reads a row by id and
+		// queries KeyIndex by key (registry/dynamodb.go), nothing else.
+		"apps-dynamodb": slices.Concat(
+			grants(dynamoTableARN(config.DefaultDynamoDBTable), "dynamodb:Scan", "dynamodb:GetItem"),
+			grants(dynamoTableARN(config.DefaultDynamoDBTable)+"/index/KeyIndex", "dynamodb:Query")),
 	}
 
 	files := jsonFiles(t, "iam")

@@ -19,8 +19,6 @@ import (
 
 // DynamoDB table layout, as Sockudo's dynamodb app manager creates it.
 const (
-	// dynamoDBDefaultTable is database.dynamodb.table_name's default.
-	dynamoDBDefaultTable = "sockudo-applications"
 	// dynamoDBKeyIndex is the global secondary index on the "key" attribute.
 	dynamoDBKeyIndex = "KeyIndex"
 )
@@ -64,7 +62,7 @@ func NewDynamoDB(ctx context.Context, d config.DynamoDB) (*DynamoDBSource, error
 	})
 	table := d.TableName
 	if table == "" {
-		table = dynamoDBDefaultTable
+		table = config.DefaultDynamoDBTable
 	}
 	return &DynamoDBSource{client: client, table: table}, nil
 }
