@@ -252,8 +252,9 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, endpoint string
 		var err error
 		if app, err = h.opts.Apps.AppByKey(r.Context(), key); err != nil {
 			// Unknown or not is not known: a 401 would lose events Sockudo
-			// never retries.
-			h.log.Warn("app key look-up failed; answering 503", "error", err)
+			// never retries. The registry logs a failed read and counts
+			// every look-up (a flood of made-up keys must not flood the log).
+			h.log.Debug("app key look-up failed; answering 503", "error", err)
 			return http.StatusServiceUnavailable, "the app registry could not be read; retry later", 0, false
 		}
 	}
