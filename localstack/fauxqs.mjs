@@ -17,40 +17,9 @@
 
 import { buildApp } from "fauxqs";
 
-const HOST = "127.0.0.1";
+import { HOST, parseArgs, stopOnSignals } from "./launcher.mjs";
 
-function usage(message) {
-  if (message) process.stderr.write(`fauxqs.mjs: ${message}\n`);
-  process.stderr.write("usage: node fauxqs.mjs --port N [--ignore-stdin]   (N = 0 picks a free port)\n");
-  process.exit(2);
-}
-
-function parseArgs(argv) {
-  const opts = { port: undefined, watchStdin: true };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--port") {
-      if (i + 1 >= argv.length) usage("--port needs a value");
-      opts.port = argv[++i];
-    } else if (arg.startsWith("--port=")) {
-      opts.port = arg.slice("--port=".length);
-    } else if (arg === "--ignore-stdin") {
-      opts.watchStdin = false;
-    } else if (arg === "-h" || arg === "--help") {
-      usage();
-    } else {
-      usage(`unknown argument ${JSON.stringify(arg)}`);
-    }
-  }
-  if (opts.port === undefined) usage("--port is required");
-  if (!/^\d+$/.test(opts.port) || Number(opts.port) > 65535) {
-    usage(`--port ${JSON.stringify(opts.port)}: want an integer in [0, 65535]`);
-  }
-  opts.port = Number(opts.port);
-  return opts;
-}
-
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseArgs("fauxqs.mjs", process.argv.slice(2));
 
 // logger: false keeps stdout to the single ready line the harness parses.
 const app = buildApp({ logger: false });
@@ -69,15 +38,7 @@ async function stop(why, code = 0) {
   process.exit(code);
 }
 
-process.on("SIGTERM", () => stop("SIGTERM"));
-process.on("SIGINT", () => stop("SIGINT"));
-
-if (opts.watchStdin) {
-  // The parent holds the write end of our stdin; end-of-file means it is gone.
-  process.stdin.on("end", () => stop("stdin closed"));
-  process.stdin.on("error", () => stop("stdin error"));
-  process.stdin.resume();
-}
+stopOnSignals(stop, opts.watchStdin);
 
 try {
   const address = await app.listen({ host: HOST, port: opts.port });
