@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,9 +13,7 @@ import (
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/internal/dbtest"
 	"github.com/hookline/hookline/localstack"
-	"github.com/hookline/hookline/queues"
 	"github.com/hookline/hookline/receiver"
-	"github.com/hookline/hookline/signing"
 )
 
 // config check with the pgsql app manager reads the table as the worker
@@ -32,12 +27,8 @@ func TestConfigCheckReadsThePostgresTable(t *testing.T) {
 		{ID: "app-http", Key: "key-http", Secret: "s", Enabled: true, Webhooks: []byte(`[{"url":"http://plain.test/h","event_types":["channel_occupied"]}]`)},
 	}, true)
 	d := srv.Settings()
-	cfgPath := filepath.Join(t.TempDir(), "config.json")
-	doc := fmt.Sprintf(`{"app_manager":{"driver":"pgsql"},"database":{"postgres":{"host":"127.0.0.1","port":%d,
-		"username":%q,"password":"${PG_PASSWORD}","database":%q,"table_name":%q}}}`, d.Port, d.Username, d.Database, table)
-	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeFile(t, "config.json", fmt.Sprintf(`{"app_manager":{"driver":"pgsql"},"database":{"postgres":{"host":"127.0.0.1","port":%d,
+		"username":%q,"password":"${PG_PASSWORD}","database":%q,"table_name":%q}}}`, d.Port, d.Username, d.Database, table))
 	env := envMap(map[string]string{"PG_PASSWORD": d.Password.Reveal()})
 	code, stdout, stderr := hookline(t, env, "config", "check", "--config", cfgPath)
 	want := table + `[id="app-bad"].policy.webhooks[0].event_type: unknown key; did you mean "event_types"?`
@@ -72,16 +63,8 @@ func TestConfigCheckReadsThePostgresTable(t *testing.T) {
 // ingest on its first request (an unknown key re-reads the registry) and
 // delivered by the worker (an unknown app id is looked up), no restart.
 func TestAppsFromMySQLThroughIngestAndWorker(t *testing.T) {
-	const region = "us-east-1"
 	srv := dbtest.MariaDB(t)
-	endpoint := localstack.SQSEndpoint(t)
-	client := localstack.SQSClient(t, region)
-	name := localstack.UniqueQueueName(t, "mysql")
-	if _, err := queues.Ensure(context.Background(), client, queues.Spec{Name: name}.WithDefaults()); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	queue := testQueue(t, "mysql")
 
 	rec := receiver.NewRecorder(receiver.StaticApps{"key-1": {ID: "app-1", Secret: "secret-1"}, "key-2": {ID: "app-2", Secret: "secret-2"}})
 	hooks := receiver.NewServer(rec)
@@ -89,20 +72,12 @@ func TestAppsFromMySQLThroughIngestAndWorker(t *testing.T) {
 	hook := []byte(fmt.Sprintf(`[{"url":%q,"event_types":["member_added"]}]`, hooks.URL))
 	table := srv.AppsTable(t, "", []config.AppRecord{{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true, Webhooks: hook}}, true)
 
-	cfgPath := filepath.Join(t.TempDir(), "config.json")
-	doc := fmt.Sprintf(`{"queue":{"sqs":{"region":%q,"endpoint_url":%q,"queue_name":%q,"wait_time_seconds":1}}}`, region, endpoint, name)
-	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeFile(t, "config.json", "{"+queue+"}")
 	d := srv.Settings()
 	env := envMap(map[string]string{"APP_MANAGER_DRIVER": "mysql", "DATABASE_MYSQL_HOST": d.Host,
 		"DATABASE_MYSQL_PORT": strconv.Itoa(d.Port), "DATABASE_MYSQL_USERNAME": d.Username,
 		"DATABASE_MYSQL_PASSWORD": d.Password.Reveal(), "DATABASE_MYSQL_DATABASE": d.Database, "DATABASE_MYSQL_TABLE_NAME": table})
-	ingestLog := background(t, env, "ingest", "--config", cfgPath, "--listen", "127.0.0.1:0", "--log-format", "json")
-	var listening struct{ Addr string }
-	if err := json.Unmarshal([]byte(waitLine(t, ingestLog, "ingest listening")), &listening); err != nil {
-		t.Fatal(err)
-	}
+	ingestAddr := startIngest(t, env, cfgPath)
 	workerLog := background(t, env, "worker", "--config", cfgPath, "--listen", "", "--log-format", "json", "--sqs-call-timeout", "3s")
 	if l := waitLine(t, workerLog, "apps from a database"); strings.Contains(l, d.Password.Reveal()) {
 		t.Errorf("the password is in the log: %s", l)
@@ -110,18 +85,8 @@ func TestAppsFromMySQLThroughIngestAndWorker(t *testing.T) {
 
 	post := func(key, secret, user string) int {
 		t.Helper()
-		body := []byte(fmt.Sprintf(`{"time_ms":%d,"events":[{"name":"member_added","channel":"presence-lobby","user_id":%q}]}`,
-			time.Now().UnixMilli(), user))
-		req, _ := http.NewRequest(http.MethodPost, "http://"+listening.Addr+"/pusher", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Pusher-Key", key)
-		req.Header.Set("X-Pusher-Signature", signing.Sign(secret, body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return postPusher(t, ingestAddr, key, secret, []byte(fmt.Sprintf(
+			`{"time_ms":%d,"events":[{"name":"member_added","channel":"presence-lobby","user_id":%q}]}`, time.Now().UnixMilli(), user)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -165,35 +130,19 @@ func TestAppsFromMySQLThroughIngestAndWorker(t *testing.T) {
 // apps it read, /readyz stays 200 but says the registry is stale, and
 // hookline_registry_stale is 1; the database back, both clear.
 func TestIngestServesTheLastGoodRegistryWhilePostgresIsDown(t *testing.T) {
-	const region = "us-east-1"
 	srv := dbtest.Postgres(t)
-	endpoint := localstack.SQSEndpoint(t)
-	client := localstack.SQSClient(t, region)
-	name := localstack.UniqueQueueName(t, "pgdown")
-	if _, err := queues.Ensure(context.Background(), client, queues.Spec{Name: name}.WithDefaults()); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	queue := testQueue(t, "pgdown")
 	table := srv.AppsTable(t, "", []config.AppRecord{{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true}}, true)
-	cfgPath := filepath.Join(t.TempDir(), "config.json")
-	doc := fmt.Sprintf(`{"queue":{"sqs":{"region":%q,"endpoint_url":%q,"queue_name":%q}}}`, region, endpoint, name)
-	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeFile(t, "config.json", "{"+queue+"}")
 	d := srv.Settings()
 	env := envMap(map[string]string{"APP_MANAGER_DRIVER": "postgres", "DATABASE_POSTGRES_HOST": d.Host,
 		"DATABASE_POSTGRES_PORT": strconv.Itoa(d.Port), "DATABASE_POSTGRES_USER": d.Username,
 		"DATABASE_POSTGRES_PASSWORD": d.Password.Reveal(), "DATABASE_POSTGRES_DATABASE": d.Database,
 		"DATABASE_POSTGRES_TABLE_NAME": table, "CACHE_TTL_SECONDS": "1"})
-	ingestLog := background(t, env, "ingest", "--config", cfgPath, "--listen", "127.0.0.1:0", "--log-format", "json")
-	var listening struct{ Addr string }
-	if err := json.Unmarshal([]byte(waitLine(t, ingestLog, "ingest listening")), &listening); err != nil {
-		t.Fatal(err)
-	}
+	ingestAddr := startIngest(t, env, cfgPath)
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := http.Get("http://" + listening.Addr + path)
+		resp, err := http.Get("http://" + ingestAddr + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,17 +153,8 @@ func TestIngestServesTheLastGoodRegistryWhilePostgresIsDown(t *testing.T) {
 	}
 	postAs := func(key, secret string) int {
 		t.Helper()
-		body := []byte(fmt.Sprintf(`{"time_ms":%d,"events":[{"name":"channel_occupied","channel":"c"}]}`, time.Now().UnixMilli()))
-		req, _ := http.NewRequest(http.MethodPost, "http://"+listening.Addr+"/pusher", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Pusher-Key", key)
-		req.Header.Set("X-Pusher-Signature", signing.Sign(secret, body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return postPusher(t, ingestAddr, key, secret,
+			[]byte(fmt.Sprintf(`{"time_ms":%d,"events":[{"name":"channel_occupied","channel":"c"}]}`, time.Now().UnixMilli())))
 	}
 	post := func() int { return postAs("key-1", "secret-1") }
 	const staleMetric = `hookline_registry_stale{source="pgsql"} `
@@ -279,11 +219,7 @@ func TestConfigCheckReadsTheDynamoDBTable(t *testing.T) {
 		{ID: "app-1", Key: "key-1", Secret: "secret-1", Enabled: true, Webhooks: []byte(`[{"url":"https://example.test/h","event_types":["channel_occupied"]}]`)},
 		{ID: "app-2", Key: "key-2", Secret: "secret-2", Enabled: true, Policy: []byte(`{"webhooks":[{"url":"https://example.test/h","event_types":["member_added"],"filter":{"channel_prefx":"presence-"}}]}`)},
 	}))
-	cfgPath := filepath.Join(t.TempDir(), "config.json")
-	doc := `{"database":{"dynamodb":{"aws_access_key_id":"test","aws_secret_access_key":"dynamo-secret-value"}}}`
-	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeFile(t, "config.json", `{"database":{"dynamodb":{"aws_access_key_id":"test","aws_secret_access_key":"dynamo-secret-value"}}}`)
 	env := envMap(map[string]string{"APP_MANAGER_DRIVER": "dynamodb", "DATABASE_DYNAMODB_REGION": localstack.AppsRegion,
 		"DATABASE_DYNAMODB_TABLE_NAME": table.Name, "DATABASE_DYNAMODB_ENDPOINT_URL": endpoint})
 	code, stdout, stderr := hookline(t, env, "config", "check", "--config", cfgPath)

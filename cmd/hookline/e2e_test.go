@@ -47,55 +47,77 @@ func background(t *testing.T, env func(string) (string, bool), args ...string) <
 	return lines
 }
 
-// A Pusher-signed POST to ingest → SQS → worker → a receiver that verifies
-// the signature: the events arrive intact; the same POST twice is enqueued
-// once.
-func TestIngestToWorkerEndToEnd(t *testing.T) {
+// testQueue creates a queue pair on the local SQS for a test, gives the
+// process test AWS credentials and returns the config's "queue" member
+// naming it.
+func testQueue(t *testing.T, prefix string) string {
+	t.Helper()
 	const region = "us-east-1"
 	endpoint := localstack.SQSEndpoint(t)
-	client := localstack.SQSClient(t, region)
-	name := localstack.UniqueQueueName(t, "e2e")
-	if _, err := queues.Ensure(context.Background(), client, queues.Spec{Name: name}.WithDefaults()); err != nil {
+	name := localstack.UniqueQueueName(t, prefix)
+	if _, err := queues.Ensure(context.Background(), localstack.SQSClient(t, region), queues.Spec{Name: name}.WithDefaults()); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	return fmt.Sprintf(`"queue":{"sqs":{"region":%q,"endpoint_url":%q,"queue_name":%q,"wait_time_seconds":1}}`, region, endpoint, name)
+}
 
+// writeFile writes a test's config file and returns its path.
+func writeFile(t *testing.T, name, doc string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startIngest runs ingest in-process on a free loopback port until the
+// test ends and returns its address.
+func startIngest(t *testing.T, env func(string) (string, bool), cfgPath string) string {
+	t.Helper()
+	lines := background(t, env, "ingest", "--config", cfgPath, "--listen", "127.0.0.1:0", "--log-format", "json")
+	var listening struct{ Addr string }
+	if err := json.Unmarshal([]byte(waitLine(t, lines, "ingest listening")), &listening); err != nil {
+		t.Fatal(err)
+	}
+	return listening.Addr
+}
+
+// postPusher POSTs body to ingest's /pusher signed as Pusher signs
+// webhooks, and returns the status.
+func postPusher(t *testing.T, addr, key, secret string, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/pusher", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Pusher-Key", key)
+	req.Header.Set("X-Pusher-Signature", signing.Sign(secret, body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A Pusher-signed POST to ingest → SQS → worker → a receiver that verifies
+// the signature: the events arrive intact; the same POST twice is enqueued
+// once.
+func TestIngestToWorkerEndToEnd(t *testing.T) {
+	queue := testQueue(t, "e2e")
 	rec := receiver.NewRecorder(receiver.StaticApps{"key-1": {ID: "app-1", Secret: "secret-1"}})
 	srv := receiver.NewServer(rec)
 	t.Cleanup(srv.Close)
-	cfgPath := filepath.Join(t.TempDir(), "config.json")
-	doc := fmt.Sprintf(`{"app_manager":{"array":{"apps":[{"id":"app-1","key":"key-1","secret":"secret-1",
-		"webhooks":[{"url":%q,"event_types":["member_added","client_event"]}]}]}},
-		"queue":{"sqs":{"region":%q,"endpoint_url":%q,"queue_name":%q,"wait_time_seconds":1}}}`,
-		srv.URL+"/hooks", region, endpoint, name)
-	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ingestLog := background(t, noEnv, "ingest", "--config", cfgPath, "--listen", "127.0.0.1:0", "--log-format", "json")
-	var listening struct{ Addr string }
-	if err := json.Unmarshal([]byte(waitLine(t, ingestLog, "ingest listening")), &listening); err != nil {
-		t.Fatal(err)
-	}
-	ingestAddr := listening.Addr
+	cfgPath := writeFile(t, "config.json", fmt.Sprintf(`{"app_manager":{"array":{"apps":[{"id":"app-1","key":"key-1","secret":"secret-1",
+		"webhooks":[{"url":%q,"event_types":["member_added","client_event"]}]}]}},`+queue+`}`, srv.URL+"/hooks"))
+	ingestAddr := startIngest(t, noEnv, cfgPath)
 	background(t, noEnv, "worker", "--config", cfgPath, "--listen", "", "--log-format", "json", "--sqs-call-timeout", "3s")
 
 	body := []byte(fmt.Sprintf(`{"time_ms":%d,"events":[{"name":"member_added","channel":"presence-lobby","user_id":"u1"},`+
 		`{"name":"client_event","channel":"presence-lobby","event":"client-wave","data":"{\"to\":\"u2\"}","socket_id":"12.34","user_id":"u1"}]}`,
 		time.Now().UnixMilli()))
-	post := func() int {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, "http://"+ingestAddr+"/pusher", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Pusher-Key", "key-1")
-		req.Header.Set("X-Pusher-Signature", signing.Sign("secret-1", body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	post := func() int { return postPusher(t, ingestAddr, "key-1", "secret-1", body) }
 	if got := post(); got != 200 {
 		t.Fatalf("first POST: %d", got)
 	}

@@ -2,22 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	pusher "github.com/pusher/pusher-http-go/v5"
 
-	"github.com/hookline/hookline/localstack"
-	"github.com/hookline/hookline/queues"
 	"github.com/hookline/hookline/signing"
 )
 
@@ -28,16 +23,7 @@ import (
 // (pusher-http-go's Client.Webhook: key, signature, body) accepts every
 // request and reads every string unchanged.
 func TestUnicodeThroughIngestIsValidatedByThePusherSDK(t *testing.T) {
-	const region = "us-east-1"
-	endpoint := localstack.SQSEndpoint(t)
-	client := localstack.SQSClient(t, region)
-	name := localstack.UniqueQueueName(t, "unicode")
-	if _, err := queues.Ensure(context.Background(), client, queues.Spec{Name: name}.WithDefaults()); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-
+	queue := testQueue(t, "unicode")
 	sdk := pusher.Client{AppID: "app-1", Key: "key-1", Secret: "secret-1"}
 	var mu sync.Mutex
 	var got []pusher.WebhookEvent
@@ -60,19 +46,9 @@ func TestUnicodeThroughIngestIsValidatedByThePusherSDK(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	cfgPath := filepath.Join(t.TempDir(), "config.json")
-	doc := fmt.Sprintf(`{"app_manager":{"array":{"apps":[{"id":"app-1","key":"key-1","secret":"secret-1",
-		"webhooks":[{"url":%q,"event_types":["channel_occupied","member_added","client_event"]}]}]}},
-		"queue":{"sqs":{"region":%q,"endpoint_url":%q,"queue_name":%q,"wait_time_seconds":1}}}`,
-		srv.URL, region, endpoint, name)
-	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ingestLog := background(t, noEnv, "ingest", "--config", cfgPath, "--listen", "127.0.0.1:0", "--log-format", "json")
-	var listening struct{ Addr string }
-	if err := json.Unmarshal([]byte(waitLine(t, ingestLog, "ingest listening")), &listening); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeFile(t, "config.json", fmt.Sprintf(`{"app_manager":{"array":{"apps":[{"id":"app-1","key":"key-1","secret":"secret-1",
+		"webhooks":[{"url":%q,"event_types":["channel_occupied","member_added","client_event"]}]}]}},`+queue+`}`, srv.URL))
+	ingestAddr := startIngest(t, noEnv, cfgPath)
 	background(t, noEnv, "worker", "--config", cfgPath, "--listen", "", "--log-format", "json", "--sqs-call-timeout", "3s")
 
 	want := []pusher.WebhookEvent{
@@ -111,7 +87,7 @@ func TestUnicodeThroughIngestIsValidatedByThePusherSDK(t *testing.T) {
 		}
 	}
 	for i, body := range [][]byte{raw, escaped.Bytes()} {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+listening.Addr+"/pusher", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ingestAddr+"/pusher", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(signing.HeaderKey, "key-1")
 		req.Header.Set(signing.HeaderSignature, signing.Sign("secret-1", body))
