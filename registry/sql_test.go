@@ -1,15 +1,14 @@
 package registry_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hookline/hookline/config"
 	"github.com/hookline/hookline/internal/dbtest"
+	"github.com/hookline/hookline/localstack"
 	"github.com/hookline/hookline/registry"
 	"github.com/hookline/hookline/registry/sourcetest"
 )
@@ -122,8 +121,8 @@ func runSQL(t *testing.T, srv *dbtest.Server) {
 		table := sqlTable(t, srv, []config.AppRecord{{ID: "app-http", Key: "key-http", Secret: "s", Enabled: true, Webhooks: hook("one.test")}}, true)
 		src := sqlSource(t, srv, table)
 		defer src.Close()
-		var logs syncBuffer
-		reg, err := registry.New(cfg, registry.Options{Source: src, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		logs := &localstack.TailBuffer{Max: 1 << 20}
+		reg, err := registry.New(cfg, registry.Options{Source: src, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,20 +204,3 @@ func runSQL(t *testing.T, srv *dbtest.Server) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
