@@ -203,4 +203,3 @@ func runSQL(t *testing.T, srv *dbtest.Server) {
 		}
 	})
 }
-
